@@ -1,0 +1,130 @@
+"""The Stellina application: a router behind error handling and the user's middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+from stellina.datastructures import State, URLPath
+from stellina.middleware import Middleware, _MiddlewareFactory
+from stellina.middleware.errors import ServerErrorMiddleware
+from stellina.middleware.exceptions import ExceptionMiddleware
+from stellina.requests import Request
+from stellina.responses import Response
+from stellina.routing import BaseRoute, Router
+from stellina.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
+
+AppType = TypeVar("AppType", bound="Stellina")
+P = ParamSpec("P")
+
+
+class Stellina:
+    """An ASGI application: routes, middleware, exception handlers and lifespan in one object."""
+
+    def __init__(
+        self: AppType,
+        debug: bool = False,
+        routes: Sequence[BaseRoute] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
+        lifespan: Lifespan[AppType] | None = None,
+    ) -> None:
+        assert lifespan is None or (on_startup is None and on_shutdown is None), (
+            "Use either 'lifespan' or 'on_startup'/'on_shutdown', not both."
+        )
+        self._debug = debug
+        self.state = State()
+        self.router = Router(
+            routes, on_startup=on_startup, on_shutdown=on_shutdown, lifespan=lifespan
+        )
+        self.exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
+        self.user_middleware: list[Middleware] = list(middleware or [])
+        self.middleware_stack: ASGIApp | None = None
+        self._debuggable: list[Any] = []
+
+    @property
+    def debug(self) -> bool:
+        """Whether errors render a traceback page; may be changed at any time."""
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._debug = value
+        for middleware in self._debuggable:
+            middleware.debug = value
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Wrap the router: ServerErrorMiddleware → user middleware → ExceptionMiddleware."""
+        error_handler = None
+        handlers: dict[Any, Callable[[Request, Exception], Response | Awaitable[Response]]] = {}
+        for key, handler in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = handler
+            else:
+                handlers[key] = handler  # type: ignore[assignment]
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self._debug)
+        innermost = app
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        outermost = ServerErrorMiddleware(app, handler=error_handler, debug=self._debug)
+        self._debuggable = [outermost, innermost]
+        return outermost
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The router's routes."""
+        return self.router.routes
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route called `name`, with its parameters filled in."""
+        return self.router.url_path_for(name, **path_params)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        stack = self.middleware_stack
+        if stack is None:
+            stack = self.middleware_stack = self.build_middleware_stack()
+        await stack(scope, receive, send)
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        """Serve `app` under the path prefix `path`."""
+        self.router.mount(path, app=app, name=name)
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        """Serve `app` for requests whose Host header matches `host`."""
+        self.router.host(host, app=app, name=name)
+
+    def add_middleware(
+        self, middleware_class: _MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Add a middleware outside those already given; refused once the app has started."""
+        if self.middleware_stack is not None:
+            raise RuntimeError("Cannot add middleware after an application has started")
+        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+
+    def add_exception_handler(
+        self, exc_class_or_status_code: int | type[Exception], handler: ExceptionHandler
+    ) -> None:
+        """Handle an exception class or an HTTP status code with `handler(request, exc)`."""
+        self.exception_handlers[exc_class_or_status_code] = handler
+
+    def add_route(
+        self,
+        path: str,
+        route: Callable[[Request], Awaitable[Response] | Response],
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """Add an HTTP route."""
+        self.router.add_route(
+            path, route, methods=methods, name=name, include_in_schema=include_in_schema
+        )
+
+    def add_websocket_route(
+        self, path: str, route: Callable[..., Awaitable[None]], name: str | None = None
+    ) -> None:
+        """Add a WebSocket route."""
+        self.router.add_websocket_route(path, route, name=name)
