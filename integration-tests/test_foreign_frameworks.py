@@ -1,8 +1,12 @@
-"""Single stellina middleware pieces wrapped around other frameworks' applications."""
+"""Single stellina middleware pieces wrapped around other frameworks' applications.
+
+Quart runs only on asyncio, so its tests use an asyncio TestClient; the Flask test runs on both.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import flask
 import quart
@@ -16,6 +20,10 @@ from stellina.middleware.wsgi import WSGIMiddleware
 from stellina.testclient import TestClient
 
 ClientFactory = Callable[..., TestClient]
+
+
+def quart_client(app: Any, **kwargs: Any) -> TestClient:
+    return TestClient(app, backend="asyncio", **kwargs)
 
 
 def make_quart() -> quart.Quart:
@@ -35,9 +43,9 @@ def make_quart() -> quart.Quart:
     return app
 
 
-def test_cors_around_quart(test_client_factory: ClientFactory) -> None:
+def test_cors_around_quart() -> None:
     app = CORSMiddleware(make_quart(), allow_origins=["https://example.org"])
-    client = test_client_factory(app)
+    client = quart_client(app)
     response = client.get("/", headers={"Origin": "https://example.org"})
     assert response.status_code == 200
     assert response.text.startswith("hello from quart")
@@ -49,27 +57,27 @@ def test_cors_around_quart(test_client_factory: ClientFactory) -> None:
     assert preflight.status_code == 400
 
 
-def test_gzip_around_quart(test_client_factory: ClientFactory) -> None:
-    client = test_client_factory(GZipMiddleware(make_quart(), minimum_size=100))
+def test_gzip_around_quart() -> None:
+    client = quart_client(GZipMiddleware(make_quart(), minimum_size=100))
     response = client.get("/", headers={"Accept-Encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert response.text.startswith("hello from quart")
     assert "accept-encoding" in response.headers["vary"].lower()
 
 
-def test_trustedhost_and_httpsredirect_around_quart(test_client_factory: ClientFactory) -> None:
-    guarded = test_client_factory(TrustedHostMiddleware(make_quart(), allowed_hosts=["testserver"]))
+def test_trustedhost_and_httpsredirect_around_quart() -> None:
+    guarded = quart_client(TrustedHostMiddleware(make_quart(), allowed_hosts=["testserver"]))
     assert guarded.get("/").status_code == 200
     refused = guarded.get("/", headers={"Host": "evil.example"})
     assert (refused.status_code, refused.text) == (400, "Invalid host header")
-    redirecting = test_client_factory(HTTPSRedirectMiddleware(make_quart()), follow_redirects=False)
+    redirecting = quart_client(HTTPSRedirectMiddleware(make_quart()), follow_redirects=False)
     response = redirecting.get("/?a=1")
     assert response.status_code == 307
     assert response.headers["location"] == "https://testserver/?a=1"
 
 
-def test_sessions_around_quart(test_client_factory: ClientFactory) -> None:
-    client = test_client_factory(SessionMiddleware(make_quart(), secret_key="s3cret"))
+def test_sessions_around_quart() -> None:
+    client = quart_client(SessionMiddleware(make_quart(), secret_key="s3cret"))
     assert client.get("/session").json() == {"visits": 1}
     assert client.get("/session").json() == {"visits": 2}
 
