@@ -76,6 +76,7 @@ async def api_root(request: Request) -> Response:
 
 def make_app(**kwargs: Any) -> Stellina:
     routes = [
+        Host("api.example.org", Router([Route("/", api_root, name="root")]), name="api"),
         Route("/", homepage),
         Route("/user/{username}", sync_user, name="user"),
         Route("/custom", raise_custom),
@@ -86,7 +87,6 @@ def make_app(**kwargs: Any) -> Stellina:
         WebSocketRoute("/ws-refuse", ws_refuse),
         WebSocketRoute("/ws-custom", ws_custom),
         Mount("/sub", routes=[Route("/home/{id:int}", homepage, name="subhome")], name="sub"),
-        Host("api.example.org", Router([Route("/", api_root, name="root")]), name="api"),
     ]
     return Stellina(routes=routes, **kwargs)
 

@@ -57,13 +57,13 @@ class Stellina:
 
     def build_middleware_stack(self) -> ASGIApp:
         """Wrap the router: ServerErrorMiddleware → user middleware → ExceptionMiddleware."""
-        error_handler = None
-        handlers: dict[Any, Callable[[Request, Exception], Response | Awaitable[Response]]] = {}
+        error_handler: Any = None
+        handlers: dict[Any, ExceptionHandler] = {}
         for key, handler in self.exception_handlers.items():
             if key in (500, Exception):
                 error_handler = handler
             else:
-                handlers[key] = handler  # type: ignore[assignment]
+                handlers[key] = handler
         app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self._debug)
         innermost = app
         for cls, args, kwargs in reversed(self.user_middleware):
