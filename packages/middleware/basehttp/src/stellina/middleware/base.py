@@ -1,0 +1,317 @@
+"""BaseHTTPMiddleware: write HTTP middleware as ``async dispatch(request, call_next)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, NoReturn
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskGroup
+
+from stellina.requests import Request
+from stellina.responses import Response
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["BaseHTTPMiddleware", "DispatchFunction", "RequestResponseEndpoint"]
+
+RequestResponseEndpoint = Callable[[Request], Awaitable[Response]]
+DispatchFunction = Callable[[Request, RequestResponseEndpoint], Awaitable[Response]]
+
+
+def _disconnect() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class _SharedBody:
+    """One request body read by two parties: ``dispatch``'s Request and the wrapped app.
+
+    What dispatch reads is kept and replayed to the app first; the app then continues from
+    the server. Once the app has taken over an unfinished body, dispatch can no longer read it.
+    """
+
+    __slots__ = ("_app_index", "_app_live", "_complete", "_disconnected", "_kept", "_receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._kept: list[Message] = []
+        self._complete = False
+        self._disconnected = False
+        self._app_index = 0
+        self._app_live = False
+
+    async def _from_server(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            self._disconnected = True
+        return message
+
+    async def for_dispatch(self) -> Message:
+        """The receive channel of the Request given to ``dispatch``."""
+        if self._disconnected:
+            return _disconnect()
+        if self._app_live:
+            await anyio.lowlevel.checkpoint()
+            raise RuntimeError("Stream consumed")
+        message = await self._from_server()
+        if message["type"] == "http.request":
+            self._kept.append(message)
+            self._complete = not message.get("more_body", False)
+        return message
+
+    async def for_app(self) -> Message:
+        """The receive channel of the wrapped app: replay, then the server."""
+        index = self._app_index
+        if index < len(self._kept):
+            self._app_index = index + 1
+            return self._kept[index]
+        if self._disconnected:
+            return _disconnect()
+        if not self._complete:
+            self._app_live = True
+        return await self._from_server()
+
+
+class _Handoff:
+    """A one-message slot from the app task to the response: the app waits while it is full.
+
+    Cheaper than a memory object stream: no checkpoint when nobody has to wait.
+    """
+
+    __slots__ = ("_closed", "_dropped", "_emptied", "_filled", "_message")
+
+    def __init__(self) -> None:
+        self._message: Message | None = None
+        self._filled: anyio.Event | None = None
+        self._emptied: anyio.Event | None = None
+        self._closed = False  # the app has returned
+        self._dropped = False  # the response is out: messages are discarded
+
+    async def put(self, message: Message) -> None:
+        while self._message is not None and not self._dropped:
+            if self._emptied is None:
+                self._emptied = anyio.Event()
+            await self._emptied.wait()
+        if self._dropped:
+            return
+        self._message = message
+        if self._filled is not None:
+            self._filled.set()
+            self._filled = None
+
+    async def get(self) -> Message | None:
+        """The next message, or None once the app has returned."""
+        while self._message is None:
+            if self._closed:
+                return None
+            if self._filled is None:
+                self._filled = anyio.Event()
+            await self._filled.wait()
+        message = self._message
+        self._message = None
+        if self._emptied is not None:
+            self._emptied.set()
+            self._emptied = None
+        return message
+
+    def close(self) -> None:
+        self._closed = True
+        if self._filled is not None:
+            self._filled.set()
+            self._filled = None
+
+    def drop(self) -> None:
+        self._dropped = True
+        self._message = None
+        if self._emptied is not None:
+            self._emptied.set()
+            self._emptied = None
+
+
+class _StreamingResponse(Response):
+    """The response ``call_next`` returns: relays the wrapped app's body as it comes."""
+
+    def __init__(
+        self,
+        content: AsyncIterable[bytes | str | Message],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.info = info
+        self.body_iterator = content
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = None
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.info is not None:
+            await send({"type": "http.response.debug", "info": self.info})
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        ended = False
+        async for chunk in self.body_iterator:
+            if isinstance(chunk, str):
+                chunk = chunk.encode(self.charset)
+            if isinstance(chunk, bytes | memoryview):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            else:  # an ASGI message that ends the response, such as http.response.pathsend
+                await send(chunk)
+                ended = True
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if self.background is not None:
+            await self.background()
+
+
+class _Exchange:
+    """The state of one request passing through a BaseHTTPMiddleware."""
+
+    __slots__ = (
+        "app",
+        "app_exc",
+        "body",
+        "exc_raised",
+        "group",
+        "handoff",
+        "receiving",
+        "response_sent",
+        "scope",
+    )
+
+    group: TaskGroup
+
+    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+        self.app = app
+        self.scope = scope
+        self.body = _SharedBody(receive)
+        self.app_exc: Exception | None = None
+        self.exc_raised = False
+        self.response_sent = False
+        self.receiving: set[anyio.CancelScope] = set()
+        self.handoff = _Handoff()
+
+    async def app_receive(self) -> Message:
+        # Once the response is out, the app only ever hears that the client is gone.
+        if self.response_sent:
+            return _disconnect()
+        with anyio.CancelScope() as waiting:
+            self.receiving.add(waiting)
+            try:
+                message = await self.body.for_app()
+            finally:
+                self.receiving.discard(waiting)
+        if waiting.cancel_called:
+            return _disconnect()
+        return message
+
+    async def run_app(self) -> None:
+        try:
+            await self.app(self.scope, self.app_receive, self.handoff.put)
+        except Exception as exc:
+            self.app_exc = exc
+        finally:
+            self.handoff.close()
+
+    def reraise(self) -> NoReturn:
+        exc = self.app_exc
+        assert exc is not None
+        self.exc_raised = True
+        raise exc
+
+    async def call_next(self, request: Request) -> Response:
+        """Run the wrapped app; its response, streamed, once it has started one."""
+        self.group.start_soon(self.run_app)
+        get = self.handoff.get
+        info = None
+        message = await get()
+        if message is not None and message["type"] == "http.response.debug":
+            info = message.get("info")
+            message = await get()
+        if message is None:
+            if self.app_exc is not None:
+                self.reraise()
+            raise RuntimeError("No response returned.")
+        if message["type"] != "http.response.start":
+            raise RuntimeError(f"Unexpected message: {message['type']!r}")
+        response = _StreamingResponse(self.relay_body(), message["status"], info=info)
+        response.raw_headers = list(message.get("headers", ()))
+        return response
+
+    async def relay_body(self) -> AsyncIterator[bytes | Message]:
+        get = self.handoff.get
+        while (message := await get()) is not None:
+            message_type = message["type"]
+            if message_type == "http.response.pathsend":
+                yield message
+                return
+            if message_type != "http.response.body":
+                raise RuntimeError(f"Unexpected message: {message_type!r}")
+            body: bytes = message.get("body", b"")
+            if body:
+                yield body
+            if not message.get("more_body", False):
+                return
+        if self.app_exc is not None:  # the app failed halfway through its body
+            self.reraise()
+
+    def finish(self) -> None:
+        """The response is sent: drop whatever the app still sends, end its receives."""
+        self.response_sent = True
+        self.handoff.drop()
+        for waiting in self.receiving:
+            waiting.cancel()
+
+
+def _raise_sole(group: BaseExceptionGroup[Any]) -> None:
+    """Re-raise the only exception of a task group's ``group``, without the group."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if exc is group:
+        return
+    context = exc.__context__
+    try:
+        raise exc
+    finally:
+        exc.__context__ = context
+
+
+class BaseHTTPMiddleware:
+    """Middleware written as ``dispatch(request, call_next)``.
+
+    ``call_next(request)`` runs the wrapped app and returns its response, whose body is
+    streamed; exceptions from the app are raised from ``call_next``. The request body can be
+    read both in ``dispatch`` and by the app. Subclass and override ``dispatch``, or pass
+    ``dispatch=``.
+    """
+
+    def __init__(self, app: ASGIApp, dispatch: DispatchFunction | None = None) -> None:
+        self.app = app
+        self.dispatch_func = self.dispatch if dispatch is None else dispatch
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        exchange = _Exchange(self.app, scope, receive)
+        request = Request(scope, receive=exchange.body.for_dispatch)
+        try:
+            async with anyio.create_task_group() as group:
+                exchange.group = group
+                response = await self.dispatch_func(request, exchange.call_next)
+                await response(scope, exchange.body.for_app, send)
+                exchange.finish()
+        except BaseExceptionGroup as group_error:
+            _raise_sole(group_error)
+            raise
+        if exchange.app_exc is not None and not exchange.exc_raised:
+            raise exchange.app_exc
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        """Override to handle ``request``; ``await call_next(request)`` runs the app."""
+        raise NotImplementedError()

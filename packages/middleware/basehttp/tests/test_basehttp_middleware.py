@@ -1,0 +1,453 @@
+"""BaseHTTPMiddleware: call_next, streaming, background tasks, body replay, errors, disconnects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
+from typing import Any
+
+import anyio
+import pytest
+
+from stellina.background import BackgroundTask
+from stellina.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from stellina.requests import ClientDisconnect, Request
+from stellina.responses import PlainTextResponse, Response, StreamingResponse
+from stellina.testclient import TestClient
+
+Message = MutableMapping[str, Any]
+ClientFactory = Callable[..., TestClient]
+
+
+def endpoint(handler: Callable[[Request], Any]) -> Any:
+    """A bare ASGI app answering each request with ``await handler(request)``."""
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        response = await handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
+
+
+async def hello(request: Request) -> Response:
+    return PlainTextResponse("hello", headers={"X-App": "1"})
+
+
+async def drive(
+    app: Any,
+    incoming: Sequence[Message] | None = None,
+    then: str | int = "wait",
+    spec_version: str = "2.4",
+) -> list[Message]:
+    """Call ``app`` with a bare scope; ``receive`` yields ``incoming``, then waits forever
+    (``then="wait"``) or reports a disconnect: at once (``then="disconnect"``) or once
+    ``then`` messages were sent."""
+    if incoming is None:
+        incoming = [{"type": "http.request", "body": b"", "more_body": False}]
+    pending = list(incoming)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        if then == "wait":
+            await anyio.sleep_forever()
+        while isinstance(then, int) and len(sent) < then:
+            await anyio.sleep(0)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": spec_version},
+        "method": "POST",
+        "path": "/",
+        "query_string": b"",
+        "headers": [],
+    }
+    with anyio.fail_after(5):  # a hang fails the test instead of stalling the suite
+        await app(scope, receive, send)
+    return sent
+
+
+class AddHeader(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers["X-Middleware"] = "yes"
+        return response
+
+
+def test_dispatch_sees_and_changes_the_response(test_client_factory: ClientFactory) -> None:
+    client = test_client_factory(AddHeader(endpoint(hello)))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.text == "hello"
+    assert response.headers["x-app"] == "1"
+    assert response.headers["x-middleware"] == "yes"
+    assert response.headers["content-length"] == "5"
+
+
+def test_dispatch_function_argument(test_client_factory: ClientFactory) -> None:
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path == "/blocked":
+            return PlainTextResponse("blocked", status_code=403)
+        response = await call_next(request)
+        return PlainTextResponse(f"{response.status_code} via dispatch")
+
+    client = test_client_factory(BaseHTTPMiddleware(endpoint(hello), dispatch=dispatch))
+    assert client.get("/").text == "200 via dispatch"
+    response = client.get("/blocked")
+    assert (response.status_code, response.text) == (403, "blocked")
+
+
+def test_default_dispatch_is_abstract(test_client_factory: ClientFactory) -> None:
+    client = test_client_factory(BaseHTTPMiddleware(endpoint(hello)))
+    with pytest.raises(NotImplementedError):
+        client.get("/")
+
+
+@pytest.mark.anyio
+async def test_body_is_streamed_chunk_by_chunk() -> None:
+    async def numbers() -> AsyncIterator[bytes]:
+        for number in range(3):
+            yield str(number).encode()
+
+    async def stream(request: Request) -> Response:
+        return StreamingResponse(numbers(), media_type="text/plain")
+
+    sent = await drive(AddHeader(endpoint(stream)))
+    assert sent[0]["type"] == "http.response.start"
+    assert (b"x-middleware", b"yes") in sent[0]["headers"]
+    assert [(m["body"], m["more_body"]) for m in sent[1:]] == [
+        (b"0", True),
+        (b"1", True),
+        (b"2", True),
+        (b"", False),
+    ]
+
+
+def test_background_tasks_run_after_the_body(test_client_factory: ClientFactory) -> None:
+    events: list[str] = []
+
+    async def app_task() -> None:
+        events.append("app background")
+
+    def dispatch_task() -> None:
+        events.append("dispatch background")
+
+    async def with_task(request: Request) -> Response:
+        return PlainTextResponse("body", background=BackgroundTask(app_task))
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.background = BackgroundTask(dispatch_task)
+        return response
+
+    client = test_client_factory(BaseHTTPMiddleware(endpoint(with_task), dispatch=dispatch))
+    assert client.get("/").text == "body"
+    assert sorted(events) == ["app background", "dispatch background"]
+
+
+@pytest.mark.anyio
+async def test_background_task_finishes_before_the_middleware_returns() -> None:
+    events: list[str] = []
+
+    async def slow_task() -> None:
+        await anyio.sleep(0.01)
+        events.append("task done")
+
+    async def with_task(request: Request) -> Response:
+        return PlainTextResponse("body", background=BackgroundTask(slow_task))
+
+    sent = await drive(AddHeader(endpoint(with_task)))
+    assert events == ["task done"]
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def test_body_readable_in_dispatch_and_downstream(test_client_factory: ClientFactory) -> None:
+    seen: dict[str, bytes] = {}
+
+    async def echo(request: Request) -> Response:
+        return Response(b"app got " + await request.body())
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        seen["dispatch"] = await request.body()
+        return await call_next(request)
+
+    client = test_client_factory(BaseHTTPMiddleware(endpoint(echo), dispatch=dispatch))
+    assert client.post("/", content=b"payload").text == "app got payload"
+    assert seen["dispatch"] == b"payload"
+    assert client.post("/", json={"a": 1}).text == 'app got {"a":1}'
+
+
+@pytest.mark.anyio
+async def test_chunked_body_replayed_in_order_then_app_hears_disconnect() -> None:
+    received: list[Message] = []
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            received.append(message)
+            if not message.get("more_body", False):
+                break
+        await PlainTextResponse("ok")(scope, receive, send)
+        received.append(await receive())
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        assert await request.body() == b"abc"
+        return await call_next(request)
+
+    chunks = [
+        {"type": "http.request", "body": b"a", "more_body": True},
+        {"type": "http.request", "body": b"b", "more_body": True},
+        {"type": "http.request", "body": b"c", "more_body": False},
+    ]
+    await drive(BaseHTTPMiddleware(app, dispatch=dispatch), chunks)
+    assert [m.get("body") for m in received[:3]] == [b"a", b"b", b"c"]
+    # Once the response is sent the app hears a disconnect instead of waiting forever.
+    assert received[3] == {"type": "http.disconnect"}
+
+
+@pytest.mark.anyio
+async def test_partially_read_body_is_replayed_then_continued() -> None:
+    async def echo(request: Request) -> Response:
+        return Response(await request.body())
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        stream = request.stream()
+        assert await stream.__anext__() == b"first-"
+        response = await call_next(request)
+        with pytest.raises(RuntimeError, match="Stream consumed"):
+            await stream.__anext__()
+        return response
+
+    chunks = [
+        {"type": "http.request", "body": b"first-", "more_body": True},
+        {"type": "http.request", "body": b"second", "more_body": False},
+    ]
+    sent = await drive(BaseHTTPMiddleware(endpoint(echo), dispatch=dispatch), chunks)
+    assert sent[1]["body"] == b"first-second"
+
+
+def test_body_read_in_dispatch_after_the_app(test_client_factory: ClientFactory) -> None:
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        await call_next(request)
+        return Response(b"late " + await request.body())
+
+    client = test_client_factory(BaseHTTPMiddleware(endpoint(hello), dispatch=dispatch))
+    assert client.post("/", content=b"read").text == "late read"
+
+
+def test_body_consumed_by_app_cannot_be_read_in_dispatch(
+    test_client_factory: ClientFactory,
+) -> None:
+    async def consume(request: Request) -> Response:
+        return Response(await request.body())
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        with pytest.raises(RuntimeError, match="Stream consumed"):
+            await request.body()
+        return response
+
+    client = test_client_factory(BaseHTTPMiddleware(endpoint(consume), dispatch=dispatch))
+    assert client.post("/", content=b"x" * 10).text == "x" * 10
+
+
+@pytest.mark.anyio
+async def test_disconnect_while_dispatch_reads_reaches_the_app() -> None:
+    seen: list[Any] = []
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        seen.append(await receive())
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        with pytest.raises(ClientDisconnect):
+            await request.body()
+        assert await request.is_disconnected()
+        with pytest.raises(RuntimeError, match="No response returned."):
+            await call_next(request)
+        return Response(status_code=499)
+
+    sent = await drive(BaseHTTPMiddleware(app, dispatch=dispatch), [], then="disconnect")
+    assert seen == [{"type": "http.disconnect"}]
+    assert sent[0]["status"] == 499
+
+
+class Boom(Exception):
+    pass
+
+
+def test_app_exception_is_raised_from_call_next(test_client_factory: ClientFactory) -> None:
+    async def failing(request: Request) -> Response:
+        raise Boom("from app")
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        try:
+            return await call_next(request)
+        except Boom as exc:
+            return PlainTextResponse(f"caught {exc}", status_code=500)
+
+    client = test_client_factory(BaseHTTPMiddleware(endpoint(failing), dispatch=dispatch))
+    response = client.get("/")
+    assert (response.status_code, response.text) == (500, "caught from app")
+
+
+def test_uncaught_app_exception_propagates_unwrapped(test_client_factory: ClientFactory) -> None:
+    async def failing(request: Request) -> Response:
+        raise Boom("through")
+
+    client = test_client_factory(AddHeader(endpoint(failing)))
+    with pytest.raises(Boom, match="through"):
+        client.get("/")
+
+
+def test_dispatch_exception_propagates_unwrapped(test_client_factory: ClientFactory) -> None:
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        await call_next(request)
+        raise KeyError("from dispatch")
+
+    client = test_client_factory(BaseHTTPMiddleware(endpoint(hello), dispatch=dispatch))
+    with pytest.raises(KeyError, match="from dispatch") as info:
+        client.get("/")
+    assert not isinstance(info.value.__context__, BaseExceptionGroup)
+
+
+@pytest.mark.anyio
+async def test_app_exception_after_response_start_propagates() -> None:
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise Boom("halfway")
+
+    with pytest.raises(Boom, match="halfway"):
+        await drive(AddHeader(app))
+
+
+@pytest.mark.anyio
+async def test_app_exception_with_another_response_is_still_raised() -> None:
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise Boom("ignored response")
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        await call_next(request)
+        return PlainTextResponse("replacement")
+
+    sent: list[Message] = []
+    with pytest.raises(Boom, match="ignored response"):
+        sent = await drive(BaseHTTPMiddleware(app, dispatch=dispatch))
+    assert sent == []
+
+
+def test_no_response_returned(test_client_factory: ClientFactory) -> None:
+    async def silent(scope: Message, receive: Any, send: Any) -> None:
+        pass
+
+    client = test_client_factory(AddHeader(silent))
+    with pytest.raises(RuntimeError, match="No response returned."):
+        client.get("/")
+
+
+@pytest.mark.anyio
+async def test_replaced_response_does_not_hang_on_an_unread_app_response() -> None:
+    finished: list[bool] = []
+
+    async def chatty(scope: Message, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(3):
+            await send({"type": "http.response.body", "body": b"ignored", "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finished.append(True)
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        await call_next(request)
+        return PlainTextResponse("mine")
+
+    sent = await drive(BaseHTTPMiddleware(chatty, dispatch=dispatch))
+    assert sent[1]["body"] == b"mine"
+    assert finished == [True]
+
+
+@pytest.mark.anyio
+async def test_client_disconnect_stops_a_streaming_app() -> None:
+    async def forever() -> AsyncIterator[bytes]:
+        while True:
+            yield b"tick"
+            await anyio.sleep(0)
+
+    async def stream(request: Request) -> Response:
+        return StreamingResponse(forever())
+
+    # ASGI < 2.4: the app's StreamingResponse listens for the disconnect itself.
+    sent = await drive(AddHeader(endpoint(stream)), [], then=4, spec_version="2.0")
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[1] == {"type": "http.response.body", "body": b"tick", "more_body": True}
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+@pytest.mark.anyio
+async def test_debug_info_and_pathsend_are_forwarded() -> None:
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.debug", "info": {"template": "t.html"}})
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]})
+        await send({"type": "http.response.pathsend", "path": "/srv/file"})
+
+    sent = await drive(AddHeader(app))
+    assert sent == [
+        {"type": "http.response.debug", "info": {"template": "t.html"}},
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"x-a", b"1"), (b"x-middleware", b"yes")],
+        },
+        {"type": "http.response.pathsend", "path": "/srv/file"},
+    ]
+
+
+@pytest.mark.anyio
+async def test_unexpected_app_message_is_an_error() -> None:
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.body", "body": b"no start"})
+
+    with pytest.raises(RuntimeError, match="Unexpected message"):
+        await drive(AddHeader(app))
+
+
+@pytest.mark.anyio
+async def test_dispatch_can_replace_the_body_iterator_with_text() -> None:
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        original = response.body_iterator  # type: ignore[attr-defined]
+
+        async def upper() -> AsyncIterator[str]:
+            async for chunk in original:
+                yield chunk.decode().upper()
+
+        response.body_iterator = upper()  # type: ignore[attr-defined]
+        return response
+
+    sent = await drive(BaseHTTPMiddleware(endpoint(hello), dispatch=dispatch))
+    assert [m.get("body") for m in sent[1:]] == [b"HELLO", b""]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("scope_type", ["websocket", "lifespan"])
+async def test_other_scopes_pass_through(scope_type: str) -> None:
+    seen: list[str] = []
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        raise AssertionError("not called")  # pragma: no cover
+
+    async def receive() -> Message:
+        raise AssertionError("not called")  # pragma: no cover
+
+    async def send(message: Message) -> None:
+        raise AssertionError("not called")  # pragma: no cover
+
+    await BaseHTTPMiddleware(app, dispatch=dispatch)({"type": scope_type}, receive, send)
+    assert seen == [scope_type]
