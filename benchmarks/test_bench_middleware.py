@@ -1,0 +1,244 @@
+"""The standalone middleware against Starlette's, and against a bare app where they pass through."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+IMPLS = ("bare", "stellina", "starlette")
+PEERS = ("stellina", "starlette")
+
+
+def body_app(body: bytes, content_type: bytes = b"application/json") -> ASGIApp:
+    start = {"type": "http.response.start", "status": 200}
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({**start, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+HELLO = body_app(b'{"hello": "world"}')
+
+
+def json_body(size: int) -> bytes:
+    """Realistic, moderately compressible JSON of about ``size`` bytes."""
+    items, length, index = [], 2, 0
+    while length < size:
+        item = {"id": index, "name": f"user-{index * 7919 % 100003}", "score": index * 31 % 977}
+        items.append(item)
+        length += len(json.dumps(item)) + 2
+        index += 1
+    return json.dumps(items).encode()[:size]
+
+
+def middleware_module(impl: str, name: str) -> Any:
+    package = "starlette" if impl == "starlette" else "stellina"
+    return __import__(f"{package}.middleware.{name}", fromlist=["_"])
+
+
+def wrap(impl: str, name: str, cls: str, app: ASGIApp, **options: Any) -> ASGIApp:
+    if impl == "bare":
+        return app
+    middleware: ASGIApp = getattr(middleware_module(impl, name), cls)(app, **options)
+    return middleware
+
+
+def run(benchmark: Any, driver: Any, app: ASGIApp, scope: Scope, status: int = 200) -> None:
+    messages = benchmark(driver.call, app, scope)
+    assert messages[0]["status"] == status
+
+
+# --- CORS -------------------------------------------------------------------------------
+
+CORS_OPTIONS = {
+    "allow_origins": ["https://app.example.com", "https://admin.example.com"],
+    "allow_methods": ["GET", "POST", "PUT"],
+    "allow_headers": ["X-Token", "X-Request-Id"],
+    "allow_credentials": True,
+    "expose_headers": ["X-Total"],
+}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_cors_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "cors: no Origin (pass-through)"
+    app = wrap(impl, "cors", "CORSMiddleware", HELLO, **CORS_OPTIONS)
+    run(benchmark, driver, app, make_scope())
+
+
+@pytest.mark.parametrize("impl", PEERS)
+def test_cors_simple(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "cors: simple request"
+    app = wrap(impl, "cors", "CORSMiddleware", HELLO, **CORS_OPTIONS)
+    run(benchmark, driver, app, make_scope(headers=[(b"origin", b"https://admin.example.com")]))
+
+
+@pytest.mark.parametrize("impl", PEERS)
+def test_cors_preflight(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "cors: preflight"
+    app = wrap(impl, "cors", "CORSMiddleware", HELLO, **CORS_OPTIONS)
+    headers = [
+        (b"origin", b"https://app.example.com"),
+        (b"access-control-request-method", b"PUT"),
+        (b"access-control-request-headers", b"x-token, content-type"),
+    ]
+    run(benchmark, driver, app, make_scope(method="OPTIONS", headers=headers))
+
+
+# --- GZip -------------------------------------------------------------------------------
+
+ACCEPT_GZIP = [(b"accept-encoding", b"gzip, deflate, br, zstd")]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_gzip_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "gzip: small body (pass-through)"
+    app = wrap(impl, "gzip", "GZipMiddleware", HELLO)
+    run(benchmark, driver, app, make_scope(headers=ACCEPT_GZIP))
+
+
+@pytest.mark.parametrize("impl", PEERS)
+@pytest.mark.parametrize("level", [1, 6, 9])
+@pytest.mark.parametrize("size", [32 * 1024, 1024 * 1024], ids=["32KiB", "1MiB"])
+def test_gzip_compress(
+    benchmark: Any, driver: Any, make_scope: Any, impl: str, level: int, size: int
+) -> None:
+    label = "32KiB" if size < 1024 * 1024 else "1MiB"
+    benchmark.group = f"gzip: {label} level {level}"
+    app = wrap(impl, "gzip", "GZipMiddleware", body_app(json_body(size)), compresslevel=level)
+    messages = benchmark(driver.call, app, make_scope(headers=ACCEPT_GZIP))
+    assert dict(messages[0]["headers"])[b"content-encoding"] == b"gzip"
+
+
+# --- Sessions ---------------------------------------------------------------------------
+
+SECRET = "benchmark-secret"
+
+
+def session_app(write: bool) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope["session"]
+        if write:
+            session["visits"] = session.get("visits", 0) + 1
+        else:
+            assert session["user"] == "ada"
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+def session_cookie() -> bytes:
+    import base64
+
+    import itsdangerous
+
+    payload = base64.b64encode(json.dumps({"user": "ada", "roles": ["admin"]}).encode())
+    return b"theme=dark; session=" + itsdangerous.TimestampSigner(SECRET).sign(payload)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_sessions_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "sessions: no cookie, untouched"
+    app = wrap(impl, "sessions", "SessionMiddleware", HELLO, secret_key=SECRET)
+    run(benchmark, driver, app, make_scope())
+
+
+@pytest.mark.parametrize("impl", PEERS)
+def test_sessions_load(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "sessions: load"
+    app = wrap(impl, "sessions", "SessionMiddleware", session_app(False), secret_key=SECRET)
+    run(benchmark, driver, app, make_scope(headers=[(b"cookie", session_cookie())]))
+
+
+@pytest.mark.parametrize("impl", PEERS)
+def test_sessions_save(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "sessions: load and save"
+    app = wrap(impl, "sessions", "SessionMiddleware", session_app(True), secret_key=SECRET)
+    messages = benchmark(driver.call, app, make_scope(headers=[(b"cookie", session_cookie())]))
+    assert b"set-cookie" in dict(messages[0]["headers"])
+
+
+# --- TrustedHost, HTTPSRedirect ------------------------------------------------------------
+
+HOSTS = ["example.com", "*.example.org", "127.0.0.1", "localhost"]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_trustedhost_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "trustedhost: allowed host (pass-through)"
+    app = wrap(impl, "trustedhost", "TrustedHostMiddleware", HELLO, allowed_hosts=HOSTS)
+    run(benchmark, driver, app, make_scope())
+
+
+@pytest.mark.parametrize("impl", PEERS)
+def test_trustedhost_refused(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "trustedhost: refused host"
+    app = wrap(impl, "trustedhost", "TrustedHostMiddleware", HELLO, allowed_hosts=HOSTS)
+    scope = make_scope()
+    scope["headers"] = [(b"host", b"evil.com")]
+    run(benchmark, driver, app, scope, status=400)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_httpsredirect_pass_through(
+    benchmark: Any, driver: Any, make_scope: Any, impl: str
+) -> None:
+    benchmark.group = "httpsredirect: https (pass-through)"
+    app = wrap(impl, "httpsredirect", "HTTPSRedirectMiddleware", HELLO)
+    scope = make_scope()
+    scope["scheme"] = "https"
+    run(benchmark, driver, app, scope)
+
+
+@pytest.mark.parametrize("impl", PEERS)
+def test_httpsredirect_redirect(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "httpsredirect: redirect"
+    app = wrap(impl, "httpsredirect", "HTTPSRedirectMiddleware", HELLO)
+    run(benchmark, driver, app, make_scope(path="/a/b", query_string=b"x=1"), status=307)
+
+
+# --- Body limit (no Starlette peer) ---------------------------------------------------------
+
+
+def limit_app(impl: str) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await HELLO(scope, receive, send)
+
+    if impl == "bare":
+        return app
+    from stellina.middleware.body_limit import RequestBodyLimitMiddleware
+
+    return RequestBodyLimitMiddleware(app, max_body_size=1024 * 1024)
+
+
+@pytest.mark.parametrize("impl", ("bare", "stellina"))
+def test_bodylimit_streamed(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "bodylimit: chunked body within the limit"
+    scope = make_scope(method="POST", headers=[(b"transfer-encoding", b"chunked")])
+    messages = benchmark(driver.call, limit_app(impl), scope, [b"x" * 1024] * 4)
+    assert messages[0]["status"] == 200
+
+
+@pytest.mark.parametrize("impl", ("bare", "stellina"))
+def test_bodylimit_declared(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    benchmark.group = "bodylimit: Content-Length within the limit"
+    scope = make_scope(method="POST", headers=[(b"content-length", b"4096")])
+    messages = benchmark(driver.call, limit_app(impl), scope, [b"x" * 4096])
+    assert messages[0]["status"] == 200

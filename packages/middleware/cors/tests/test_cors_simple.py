@@ -1,0 +1,118 @@
+"""CORS headers on ordinary (non-preflight) responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from stellina.middleware.cors import CORSMiddleware
+from stellina.testclient import TestClient
+from stellina.types import Message, Receive, Scope, Send
+
+ClientFactory = Callable[..., TestClient]
+
+
+async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"vary", b"Accept")]
+    if scope["path"] == "/own-origin":
+        headers.append((b"access-control-allow-origin", b"https://own.example"))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+def test_allowed_origin_is_echoed(test_client_factory: ClientFactory) -> None:
+    app = CORSMiddleware(endpoint, allow_origins=["https://a.com"], expose_headers=["X-A", "X-B"])
+    response = test_client_factory(app).get("/", headers={"Origin": "https://a.com"})
+    assert response.text == "hello"
+    assert response.headers["access-control-allow-origin"] == "https://a.com"
+    assert response.headers["access-control-expose-headers"] == "X-A, X-B"
+    assert response.headers["vary"] == "Accept, Origin"
+
+
+def test_refused_origin_gets_no_allow_origin(test_client_factory: ClientFactory) -> None:
+    app = CORSMiddleware(endpoint, allow_origins=["https://a.com"], allow_credentials=True)
+    response = test_client_factory(app).get("/", headers={"Origin": "https://evil.com"})
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.headers["vary"] == "Accept, Origin"
+
+
+def test_wildcard_without_credentials(test_client_factory: ClientFactory) -> None:
+    app = CORSMiddleware(endpoint, allow_origins=["*"])
+    client = test_client_factory(app)
+    response = client.get("/", headers={"Origin": "https://b.com", "Cookie": "a=b"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    # The wildcard replaces what the application set itself.
+    response = client.get("/own-origin", headers={"Origin": "https://b.com"})
+    assert response.headers.get_list("access-control-allow-origin") == ["*"]
+
+
+@pytest.mark.parametrize("cookie", [None, "session=1"])
+def test_wildcard_with_credentials_never_sends_a_star(
+    test_client_factory: ClientFactory, cookie: str | None
+) -> None:
+    app = CORSMiddleware(endpoint, allow_origins=["*"], allow_credentials=True)
+    headers = {"Origin": "https://b.com"}
+    if cookie:
+        headers["Cookie"] = cookie
+    response = test_client_factory(app).get("/", headers=headers)
+    assert response.headers["access-control-allow-origin"] == "https://b.com"
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.headers["vary"] == "Accept, Origin"
+
+
+def test_request_without_origin_only_varies(test_client_factory: ClientFactory) -> None:
+    app = CORSMiddleware(endpoint, allow_origins=["*"], allow_credentials=True)
+    response = test_client_factory(app).get("/")
+    assert response.text == "hello"
+    assert "access-control-allow-origin" not in response.headers
+    assert response.headers["vary"] == "Accept, Origin"
+
+
+def test_origin_already_in_vary_is_not_repeated(test_client_factory: ClientFactory) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": 204, "headers": [(b"vary", b"origin")]}
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    response = test_client_factory(CORSMiddleware(app)).get("/", headers={"Origin": "https://a"})
+    assert response.headers.get_list("vary") == ["origin"]
+
+
+@pytest.mark.anyio
+async def test_websocket_and_lifespan_pass_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+        await send({"type": "websocket.accept"})
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    middleware = CORSMiddleware(app, allow_origins=["https://a.com"])
+    scope = {"type": "websocket", "headers": [(b"origin", b"https://a.com")]}
+    await middleware(scope, receive, send)
+    await middleware({"type": "lifespan"}, receive, send)
+    assert seen == ["websocket", "lifespan"]
+    assert sent == [{"type": "websocket.accept"}] * 2
+
+
+def test_streaming_body_is_untouched(test_client_factory: ClientFactory) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        for chunk in (b"a", b"b", b""):
+            await send({"type": "http.response.body", "body": chunk, "more_body": chunk != b""})
+
+    middleware = CORSMiddleware(app, allow_origins=["https://a.com"])
+    response = test_client_factory(middleware).get("/", headers={"Origin": "https://a.com"})
+    assert response.text == "ab"
+    assert response.headers["access-control-allow-origin"] == "https://a.com"

@@ -1,0 +1,194 @@
+"""Signed-cookie session middleware for any ASGI application."""
+
+from __future__ import annotations
+
+import functools
+import json
+from base64 import b64decode, b64encode
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, Literal
+
+import itsdangerous
+from itsdangerous.exc import BadData
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_CLEARED = b"null; path=%s; expires=Thu, 01 Jan 1970 00:00:00 GMT; %s"
+
+
+class Session(dict[str, Any]):
+    """The session dict of ``scope["session"]``; it records whether it was read or changed.
+
+    Every mutating method marks the session modified (and accessed). ``Request.session``
+    marks it accessed, which adds ``Vary: Cookie`` to the response.
+    """
+
+    __slots__ = ("accessed", "modified")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accessed = False
+        self.modified = False
+
+    def mark_accessed(self) -> None:
+        """Record that the response depends on the session."""
+        self.accessed = True
+
+    def mark_modified(self) -> None:
+        """Record that the session must be saved (or cleared)."""
+        self.accessed = True
+        self.modified = True
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.mark_modified()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.mark_modified()
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.mark_modified()
+        super().clear()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self.mark_modified()
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        if self:
+            self.mark_modified()
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self.mark_modified()
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.mark_modified()
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
+        self.mark_modified()
+        super().update(other)
+        return self
+
+
+def _check_attribute(name: str, value: str) -> str:
+    if any(char in value for char in "\r\n\0;"):
+        raise ValueError(f"{name} must not contain CR, LF, NUL or ';': {value!r}")
+    return value
+
+
+class SessionMiddleware:
+    """Keep ``scope["session"]`` in a signed, timestamped cookie (JSON, base64).
+
+    The cookie format is the one Starlette uses, so sessions survive a migration. A tampered,
+    expired or malformed cookie gives an empty session. The cookie is sent only when the
+    session was changed, and cleared when a stored session was emptied.
+    """
+
+    __slots__ = ("_cleared", "_cookie_prefix", "_name", "_set_suffix", "app", "max_age", "signer")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret_key: object,
+        session_cookie: str = "session",
+        max_age: int | None = 14 * 24 * 60 * 60,
+        path: str = "/",
+        same_site: Literal["lax", "strict", "none"] = "lax",
+        https_only: bool = False,
+        domain: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        self.app = app
+        self.signer = itsdangerous.TimestampSigner(str(secret_key))
+        self.max_age = max_age
+        flags = "httponly; samesite=" + _check_attribute("same_site", same_site)
+        if https_only:
+            flags += "; secure"
+        if domain is not None:
+            flags += "; domain=" + _check_attribute("domain", domain)
+        if partitioned:
+            flags += "; partitioned"
+        name = _check_attribute("session_cookie", session_cookie).encode("latin-1")
+        if not name or b"=" in name or b" " in name:
+            raise ValueError(f"invalid session_cookie name: {session_cookie!r}")
+        self._name = name
+        self._cookie_prefix = name + b"="
+        path_bytes = _check_attribute("path", path).encode("latin-1")
+        max_age_part = "" if max_age is None else f"Max-Age={max_age}; "
+        self._set_suffix = (
+            b"; path=" + path_bytes + b"; " + f"{max_age_part}{flags}".encode("latin-1")
+        )
+        self._cleared = self._cookie_prefix + _CLEARED % (path_bytes, flags.encode("latin-1"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        stored = self._load(scope["headers"])
+        scope["session"] = Session() if stored is None else stored
+        if kind == "websocket":
+            await self.app(scope, receive, send)
+            return
+        await self.app(
+            scope, receive, functools.partial(self._send, send, scope, stored is not None)
+        )
+
+    def _send(
+        self, send: Send, scope: Scope, had_cookie: bool, message: Message
+    ) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            self._add_headers(message, scope.get("session"), had_cookie)
+        return send(message)
+
+    def _load(self, headers: Iterable[tuple[bytes, bytes]]) -> Session | None:
+        """The session in the request's cookie, or None when there is no valid one."""
+        raw = None
+        for name, value in headers:
+            if name == b"cookie" and self._name in value:
+                for chunk in value.split(b";"):
+                    key, sep, candidate = chunk.partition(b"=")
+                    if sep and key.strip() == self._name:
+                        raw = candidate.strip()
+        if raw is None:
+            return None
+        if len(raw) > 1 and raw[0] == raw[-1] == 0x22:  # a quoted cookie value
+            raw = raw[1:-1]
+        try:
+            data = json.loads(b64decode(self.signer.unsign(raw, max_age=self.max_age)))
+        except (BadData, ValueError):
+            return None
+        return Session(data) if isinstance(data, dict) else None
+
+    def _add_headers(self, message: Message, session: Any, had_cookie: bool) -> None:
+        if isinstance(session, Session):
+            if not session.accessed:
+                return
+            modified = session.modified
+        else:  # the application replaced the session with another mapping
+            modified = True
+        headers = list(message.get("headers", ()))
+        for index, (name, value) in enumerate(headers):
+            if name == b"vary":
+                if b"cookie" not in [part.strip().lower() for part in value.split(b",")]:
+                    headers[index] = (name, value + b", Cookie")
+                break
+        else:
+            headers.append((b"vary", b"Cookie"))
+        if modified and session:
+            payload = b64encode(json.dumps(session).encode())
+            cookie = self._cookie_prefix + self.signer.sign(payload) + self._set_suffix
+            headers.append((b"set-cookie", cookie))
+        elif modified and had_cookie:
+            headers.append((b"set-cookie", self._cleared))
+        message["headers"] = headers
