@@ -144,6 +144,20 @@ def test_session_auth_user_require_middleware() -> None:
     assert request.app == "the-app"
 
 
+def test_session_read_is_recorded_by_a_tracking_session() -> None:
+    class TrackingSession(dict[str, Any]):
+        accessed = False
+
+        def mark_accessed(self) -> None:
+            self.accessed = True
+
+    session = TrackingSession(k="v")
+    request = Request(make_scope(session=session))
+    assert session.accessed is False
+    assert request.session is session
+    assert session.accessed is True
+
+
 def test_state_is_shared_with_scope() -> None:
     shared: dict[str, Any] = {"db": "pool"}
     scope = make_scope(state=shared)

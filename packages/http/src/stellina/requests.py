@@ -198,6 +198,10 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
             "SessionMiddleware must be installed to access request.session"
         )
         session: dict[str, Any] = self.scope["session"]
+        # SessionMiddleware's dict records reads, so the response can vary on the cookie.
+        mark_accessed = getattr(session, "mark_accessed", None)
+        if mark_accessed is not None:
+            mark_accessed()
         return session
 
     @property
