@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -113,3 +114,29 @@ async def test_run_until_first_complete_propagates_errors() -> None:
     with pytest.deprecated_call(), pytest.raises(ExceptionGroup) as info:
         await run_until_first_complete((fail, {}), (slow, {}))
     assert info.group_contains(RuntimeError, match="task failed")
+
+
+def test_is_async_callable_sees_through_partials_and_call() -> None:
+    from stellina.concurrency import is_async_callable
+
+    async def coro(a: int) -> int:
+        return a
+
+    def plain(a: int) -> int:
+        return a
+
+    class AsyncCall:
+        async def __call__(self) -> None:
+            return None
+
+    class SyncCall:
+        def __call__(self) -> None:
+            return None
+
+    assert is_async_callable(coro)
+    assert is_async_callable(functools.partial(functools.partial(coro), 1))
+    assert is_async_callable(AsyncCall())
+    assert not is_async_callable(plain)
+    assert not is_async_callable(functools.partial(plain, 1))
+    assert not is_async_callable(SyncCall())
+    assert not is_async_callable(42)

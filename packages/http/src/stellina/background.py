@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec
 
-from stellina.concurrency import run_in_threadpool
+from stellina.concurrency import is_async_callable, run_in_threadpool
 
 __all__ = ["BackgroundTask", "BackgroundTasks"]
 
 P = ParamSpec("P")
-
-
-def _is_async_callable(func: Any) -> bool:
-    while isinstance(func, functools.partial):
-        func = func.func
-    return inspect.iscoroutinefunction(func) or (
-        callable(func) and inspect.iscoroutinefunction(func.__call__)
-    )
 
 
 class BackgroundTask:
@@ -31,7 +21,7 @@ class BackgroundTask:
         self.func = func
         self.args = args
         self.kwargs = kwargs
-        self.is_async = _is_async_callable(func)
+        self.is_async = is_async_callable(func)
 
     async def __call__(self) -> None:
         if self.is_async:

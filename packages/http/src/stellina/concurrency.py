@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
@@ -12,6 +13,16 @@ from anyio import create_task_group
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def is_async_callable(obj: Any) -> bool:
+    """Whether calling ``obj`` returns an awaitable: coroutine functions, through partials and
+    objects whose ``__call__`` is one."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return inspect.iscoroutinefunction(obj) or (
+        callable(obj) and inspect.iscoroutinefunction(obj.__call__)
+    )
 
 
 async def run_until_first_complete(

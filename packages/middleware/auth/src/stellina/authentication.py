@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec
 from urllib.parse import urlencode
 
-from stellina.background import _is_async_callable
+from stellina.concurrency import is_async_callable
 from stellina.exceptions import HTTPException
 from stellina.requests import HTTPConnection, Request
 from stellina.responses import RedirectResponse
@@ -80,7 +80,7 @@ def requires(
 
             return websocket_wrapper
 
-        if _is_async_callable(func):
+        if is_async_callable(func):
 
             @functools.wraps(func)
             async def async_wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:

@@ -188,14 +188,13 @@ class ServerErrorMiddleware:
 
     async def _call_handler(self, scope: Scope, exc: Exception) -> ASGIApp:
         # A handler takes a Request, so stellina-http is installed whenever one is given.
-        from stellina.background import _is_async_callable
-        from stellina.concurrency import run_in_threadpool
+        from stellina.concurrency import is_async_callable, run_in_threadpool
         from stellina.requests import Request
 
         handler = self.handler
         assert handler is not None
         request = Request(scope)
-        if _is_async_callable(handler):
+        if is_async_callable(handler):
             response: ASGIApp = await handler(request, exc)
         else:
             response = await run_in_threadpool(handler, request, exc)

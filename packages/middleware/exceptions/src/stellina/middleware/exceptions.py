@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stellina.background import _is_async_callable
-from stellina.concurrency import run_in_threadpool
+from stellina.concurrency import is_async_callable, run_in_threadpool
 from stellina.exceptions import HTTPException, WebSocketException
 from stellina.requests import HTTPConnection, Request
 from stellina.responses import PlainTextResponse, Response
@@ -109,7 +108,7 @@ class ExceptionMiddleware:
                     conn = Request(scope, receive, tracking_send)
                 else:
                     conn = WebSocket(scope, receive, tracking_send)
-                if _is_async_callable(handler):
+                if is_async_callable(handler):
                     response = await handler(conn, exc)
                 else:
                     response = await run_in_threadpool(handler, conn, exc)
