@@ -7,11 +7,10 @@ from collections.abc import Generator
 from typing import Any, Literal
 
 from stellina import status
-from stellina.concurrency import run_in_threadpool
+from stellina.concurrency import is_async_callable, run_in_threadpool
 from stellina.exceptions import HTTPException
 from stellina.requests import Request
 from stellina.responses import PlainTextResponse, Response
-from stellina.routing import _is_async_callable
 from stellina.types import Message, Receive, Scope, Send
 from stellina.websockets import WebSocket
 
@@ -46,7 +45,7 @@ class HTTPEndpoint:
         handler = None if name.startswith("_") or name in _RESERVED else getattr(self, name, None)
         if not callable(handler):
             handler = self.method_not_allowed
-        if _is_async_callable(handler):
+        if is_async_callable(handler):
             response = await handler(request)
         else:
             response = await run_in_threadpool(handler, request)

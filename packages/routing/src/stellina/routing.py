@@ -21,7 +21,7 @@ from collections.abc import (
 from enum import Enum
 from typing import Any, cast
 
-from stellina.concurrency import run_in_threadpool
+from stellina.concurrency import is_async_callable, run_in_threadpool
 from stellina.convertors import (
     CONVERTOR_TYPES,
     Convertor,
@@ -99,14 +99,6 @@ class _Canned:
 _NOT_FOUND = _Canned("Not Found", 404)
 
 
-def _is_async_callable(obj: Any) -> bool:
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    return inspect.iscoroutinefunction(obj) or (
-        callable(obj) and inspect.iscoroutinefunction(getattr(obj, "__call__", None))  # noqa: B004
-    )
-
-
 def _route_path(scope: Scope) -> str:
     """The part of the path below the scope's root_path (which mounts extend)."""
     return _below_root(scope["path"], scope.get("root_path", ""))
@@ -147,7 +139,7 @@ _Respond = Callable[[Request], Awaitable[Response]]
 
 def _responder(func: Callable[[Request], Awaitable[Response] | Response]) -> _Respond:
     """`func` as an async callable; a sync one runs in a worker thread."""
-    if _is_async_callable(func):
+    if is_async_callable(func):
         return cast("_Respond", func)
     sync = cast("Callable[[Request], Response]", func)
 
@@ -917,7 +909,7 @@ class Router:
     async def startup(self) -> None:
         """Run the on_startup handlers (sync or async), in order."""
         for handler in self.on_startup:
-            if _is_async_callable(handler):
+            if is_async_callable(handler):
                 await handler()
             else:
                 handler()
@@ -925,7 +917,7 @@ class Router:
     async def shutdown(self) -> None:
         """Run the on_shutdown handlers (sync or async), in order."""
         for handler in self.on_shutdown:
-            if _is_async_callable(handler):
+            if is_async_callable(handler):
                 await handler()
             else:
                 handler()
