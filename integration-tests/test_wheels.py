@@ -1,4 +1,5 @@
-"""Each distribution's wheel, installed alone into a fresh virtual environment, imports cleanly.
+"""Each distribution's wheel, installed alone into a fresh virtual environment, imports cleanly
+and, for the plain-ASGI middleware, works around a bare ASGI app.
 
 A wheel is offered only the other stellina wheels it declares it needs, so a piece that imports an
 undeclared stellina module fails here.
@@ -21,6 +22,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = sorted(p.parent for p in ROOT.glob("packages/**/pyproject.toml"))
+# Middleware that must work around a bare ASGI app with no other stellina piece installed.
+SMOKE = Path(__file__).resolve().parent / "bare_asgi_smoke.py"
+SMOKE_CHECKED = {
+    "stellina-cors",
+    "stellina-gzip",
+    "stellina-trustedhost",
+    "stellina-httpsredirect",
+    "stellina-bodylimit",
+    "stellina-errors",
+    "stellina-sessions",
+    "stellina-wsgi",
+}
 
 
 @dataclass(frozen=True)
@@ -121,3 +134,8 @@ def test_wheel_alone_imports_its_modules(
     }
     expected = {d.name for d in _stellina_closure(name, distributions)}
     assert stellina_installed == expected
+    if name in SMOKE_CHECKED:
+        smoke = subprocess.run(
+            [str(python), str(SMOKE), name], capture_output=True, text=True, check=False
+        )
+        assert smoke.returncode == 0, smoke.stderr
