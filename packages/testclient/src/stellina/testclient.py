@@ -366,32 +366,8 @@ class _TestClientTransport(httpx.BaseTransport):
                 default = port == _DEFAULT_PORTS.get(scheme)
                 headers.insert(0, (b"host", (host if default else f"{host}:{port}").encode()))
 
-        if scheme == "ws" or scheme == "wss":
-            protocols = request.headers.get("sec-websocket-protocol")
-            scope: Scope = {
-                "type": "websocket",
-                "asgi": {"version": "3.0"},
-                "path": url.path,
-                "raw_path": url.raw_path.split(b"?", 1)[0],
-                "root_path": self.root_path,
-                "scheme": scheme,
-                "query_string": url.query,
-                "headers": headers,
-                "client": self.client,
-                "server": [host, port],
-                "subprotocols": (
-                    [] if protocols is None else [item.strip() for item in protocols.split(",")]
-                ),
-                "state": self.app_state.copy(),
-                "extensions": {"websocket.http.response": {}},
-            }
-            raise _Upgrade(WebSocketTestSession(self.app, scope, self.portal_factory))
-
-        scope = {
-            "type": "http",
+        scope: Scope = {
             "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": request.method,
             "path": url.path,
             "raw_path": url.raw_path.split(b"?", 1)[0],
             "root_path": self.root_path,
@@ -400,9 +376,21 @@ class _TestClientTransport(httpx.BaseTransport):
             "headers": headers,
             "client": self.client,
             "server": [host, port],
-            "extensions": {"http.response.debug": {}},
             "state": self.app_state.copy(),
         }
+        if scheme == "ws" or scheme == "wss":
+            protocols = request.headers.get("sec-websocket-protocol")
+            scope["type"] = "websocket"
+            scope["subprotocols"] = (
+                [] if protocols is None else [item.strip() for item in protocols.split(",")]
+            )
+            scope["extensions"] = {"websocket.http.response": {}}
+            raise _Upgrade(WebSocketTestSession(self.app, scope, self.portal_factory))
+
+        scope["type"] = "http"
+        scope["http_version"] = "1.1"
+        scope["method"] = request.method
+        scope["extensions"] = {"http.response.debug": {}}
         try:
             body = request.read()
         except httpx.StreamConsumed:
