@@ -86,29 +86,21 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
     """What HTTP requests and WebSocket sessions share: a read-only mapping over the scope."""
 
     # `__dict__` and `__weakref__` keep connections open to user attributes and weak
-    # references, as plain classes are; the known attributes stay in slots.
-    __slots__ = (
-        "__dict__",
-        "__weakref__",
-        "_base_url",
-        "_cookies",
-        "_headers",
-        "_query_params",
-        "_state",
-        "_url",
-        "scope",
-    )
+    # references, as plain classes are; the scope stays in a slot.
+    __slots__ = ("__dict__", "__weakref__", "scope")
+
+    # Lazy views: these class-level Nones stand until first access stores the view in the
+    # instance, so building a connection sets no more than the scope.
+    _url: URL | None = None
+    _base_url: URL | None = None
+    _headers: Headers | None = None
+    _query_params: QueryParams | None = None
+    _cookies: dict[str, str] | None = None
+    _state: State | None = None
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         assert scope["type"] in ("http", "websocket")
         self.scope = scope
-        # Lazy views, built on first access.
-        self._url: URL | None = None
-        self._base_url: URL | None = None
-        self._headers: Headers | None = None
-        self._query_params: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
-        self._state: State | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.scope[key]
@@ -285,28 +277,22 @@ class _FormAwaitable:
 class Request(HTTPConnection[StateT]):
     """An HTTP request: the scope plus the body, read from `receive` on demand."""
 
-    __slots__ = (
-        "_body",
-        "_form",
-        "_is_disconnected",
-        "_json",
-        "_receive",
-        "_send",
-        "_stream_consumed",
-    )
+    __slots__ = ("_receive", "_send")
+
+    # Body state, class-level until it changes (see HTTPConnection).
+    _stream_consumed = False
+    _is_disconnected = False
+    _body: bytes | None = None
+    _json: Any = _UNSET
+    _form: FormData | None = None
 
     def __init__(
         self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send
     ) -> None:
         assert scope["type"] == "http"
-        HTTPConnection.__init__(self, scope)
+        self.scope = scope
         self._receive = receive
         self._send = send
-        self._stream_consumed = False
-        self._is_disconnected = False
-        self._body: bytes | None = None
-        self._json: Any = _UNSET
-        self._form: FormData | None = None
 
     @property
     def method(self) -> str:

@@ -97,6 +97,7 @@ class _Canned:
 
 
 _NOT_FOUND = _Canned("Not Found", 404)
+_send_response = Response.__call__
 
 
 def _route_path(scope: Scope) -> str:
@@ -1054,7 +1055,21 @@ class Router:
             await route.app(scope, receive, send)
         else:
             response = await respond(Request(scope, receive, send))
-            await response(scope, receive, send)
+            # What Response.__call__ sends for HTTP, sent here: one coroutine less.
+            if (
+                isinstance(response, Response)
+                and type(response).__call__ is _send_response
+                and response.background is None
+            ):
+                start = {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": response.raw_headers,
+                }
+                await send(start)
+                await send({"type": "http.response.body", "body": response.body})
+            else:
+                await response(scope, receive, send)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Router) and self._routes == other._routes

@@ -142,11 +142,12 @@ class ServerErrorMiddleware:
 
         started = False
 
-        async def tracking_send(message: Message) -> None:
+        # A plain function handing back `send`'s awaitable: no coroutine of its own per message.
+        def tracking_send(message: Message) -> Awaitable[None]:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, tracking_send)

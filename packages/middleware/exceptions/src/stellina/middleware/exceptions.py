@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from stellina.concurrency import is_async_callable, run_in_threadpool
@@ -85,11 +85,12 @@ class ExceptionMiddleware:
         scope["stellina.exception_handlers"] = self._handlers
         started = False
 
-        async def tracking_send(message: Message) -> None:
+        # A plain function handing back `send`'s awaitable: no coroutine of its own per message.
+        def tracking_send(message: Message) -> Awaitable[None]:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, tracking_send)

@@ -206,10 +206,19 @@ class _Responder:
             else:
                 self.start = message
         elif kind == "http.response.body":
-            if self.start is None:
+            start = self.start
+            if start is None:
                 await self._send_chunk(message)
-            else:
-                await self._send_first(message, self.start)
+            elif (
+                message.get("more_body", False)
+                or len(message.get("body", b"")) >= self.middleware.minimum_size
+            ):
+                await self._send_first(message, start)
+            else:  # a small, complete body: sent as it is
+                self.start = None
+                self.passthrough = True
+                await self.target(start)
+                await self.target(message)
         else:
             # pathsend, trailers, extensions: untouched, after the held-back start.
             self.passthrough = True
@@ -230,15 +239,11 @@ class _Responder:
         return content_type is not None and self.middleware.is_excluded_media_type(content_type)
 
     async def _send_first(self, message: Message, start: Message) -> None:
+        """Send the held start and the first body of a streamed or large enough response."""
         self.start = None
         middleware = self.middleware
         body: bytes = message.get("body", b"")
         more_body: bool = message.get("more_body", False)
-        if not more_body and len(body) < middleware.minimum_size:
-            self.passthrough = True
-            await self.target(start)
-            await self.target(message)
-            return
         headers = list(start.get("headers", ()))
         _add_vary_accept_encoding(headers)
         start["headers"] = headers

@@ -30,7 +30,8 @@ class Session(dict[str, Any]):
     __slots__ = ("accessed", "modified")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        if args or kwargs:  # an empty session, the common case, skips dict.__init__
+            super().__init__(*args, **kwargs)
         self.accessed = False
         self.modified = False
 
