@@ -17,8 +17,11 @@ async def stream_of(chunks: Iterable[bytes]) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
-async def parse(*chunks: bytes) -> FormData:
-    return await FormParser(HEADERS, stream_of(chunks)).parse()
+async def parse(*chunks: bytes, max_fields: float = 1000, max_part_size: int = 1024**2) -> FormData:
+    parser = FormParser(
+        HEADERS, stream_of(chunks), max_fields=max_fields, max_part_size=max_part_size
+    )
+    return await parser.parse()
 
 
 def split_every(body: bytes, size: int) -> list[bytes]:
@@ -99,7 +102,7 @@ async def test_result_does_not_depend_on_chunking(size: int) -> None:
 @pytest.mark.anyio
 async def test_many_fields() -> None:
     body = b"&".join(b"field%d=value%d" % (i, i) for i in range(50_000))
-    form = await parse(*split_every(body, 65536), b"")
+    form = await parse(*split_every(body, 65536), b"", max_fields=50_000)
     assert len(form) == 50_000
     assert form["field0"] == "value0"
     assert form["field49999"] == "value49999"
@@ -108,7 +111,7 @@ async def test_many_fields() -> None:
 @pytest.mark.anyio
 async def test_one_huge_field_streamed_in_small_chunks() -> None:
     value = b"x" * 2_000_000
-    form = await parse(b"big=", *split_every(value, 1000), b"&small=1")
+    form = await parse(b"big=", *split_every(value, 1000), b"&small=1", max_part_size=2_000_003)
     big = form["big"]
     assert isinstance(big, str)
     assert len(big) == 2_000_000

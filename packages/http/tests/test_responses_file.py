@@ -331,8 +331,8 @@ def parse_multipart(headers: dict[bytes, bytes], body: bytes) -> list[tuple[byte
     boundary = match.group(1)
     assert int(headers[b"content-length"]) == len(body)
     assert b"content-range" not in headers
-    assert body.endswith(b"\r\n--" + boundary + b"--\r\n")
-    parts = body[: -len(b"--" + boundary + b"--\r\n")].split(b"--" + boundary + b"\r\n")
+    assert body.endswith(b"\r\n--" + boundary + b"--")
+    parts = body[: -len(b"--" + boundary + b"--")].split(b"--" + boundary + b"\r\n")
     assert parts[0] == b""
     result = []
     for part in parts[1:]:

@@ -9,7 +9,7 @@ __all__ = ["HTTPException", "WebSocketException"]
 
 
 class HTTPException(Exception):
-    """An error answered with `status_code`; `detail` defaults to the status phrase."""
+    """An error answered with `status_code`; `detail` defaults to the status phrase, or ""."""
 
     def __init__(
         self,
@@ -18,7 +18,10 @@ class HTTPException(Exception):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         if detail is None:
-            detail = http.HTTPStatus(status_code).phrase
+            try:
+                detail = http.HTTPStatus(status_code).phrase
+            except ValueError:  # a code with no registered phrase
+                detail = ""
         self.status_code = status_code
         self.detail = detail
         self.headers = headers

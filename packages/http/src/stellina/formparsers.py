@@ -48,33 +48,70 @@ class MultiPartException(Exception):
 
 
 class FormParser:
-    """Parses an ``application/x-www-form-urlencoded`` body as it streams in."""
+    """Parses an ``application/x-www-form-urlencoded`` body as it streams in.
 
-    def __init__(self, headers: Headers, stream: AsyncGenerator[bytes, None]) -> None:
+    At most ``max_fields`` fields, each at most ``max_part_size`` bytes (name and value,
+    still encoded); past either limit parsing stops with a ``MultiPartException``.
+    """
+
+    def __init__(
+        self,
+        headers: Headers,
+        stream: AsyncGenerator[bytes, None],
+        *,
+        max_fields: int | float = 1000,
+        max_part_size: int = 1024 * 1024,
+    ) -> None:
         self.headers = headers
         self.stream = stream
+        self.max_fields = max_fields
+        self.max_part_size = max_part_size
+        self._fields = 0
 
     async def parse(self) -> FormData:
         """Read the whole stream and return its fields, in order."""
         items: list[tuple[str, str | UploadFile]] = []
         tail: list[bytes] = []  # bytes after the last "&" seen, not yet parsed
+        tail_size = 0
         async for chunk in self.stream:
             cut = chunk.rfind(b"&")
             if cut < 0:
                 if chunk:
                     tail.append(chunk)
+                    tail_size += len(chunk)
+                    if tail_size > self.max_part_size + 1:  # one field, "=" aside
+                        raise self._too_large()
                 continue
             head = chunk[:cut]
             if tail:
                 tail.append(head)
                 head = b"".join(tail)
                 tail.clear()
-            items.extend(parse_query_string(head.decode("latin-1")))
-            if cut + 1 < len(chunk):
+            items.extend(self._fields_of(head))
+            tail_size = len(chunk) - cut - 1
+            if tail_size:
                 tail.append(chunk[cut + 1 :])
         if tail:
-            items.extend(parse_query_string(b"".join(tail).decode("latin-1")))
+            items.extend(self._fields_of(b"".join(tail)))
         return FormData(items)
+
+    def _fields_of(self, data: bytes) -> list[tuple[str, str]]:
+        """The fields of whole ``&``-separated segments, counted and size-checked."""
+        for segment in data.split(b"&"):
+            if segment:
+                if len(segment) - (b"=" in segment) > self.max_part_size:
+                    raise self._too_large()
+                self._fields += 1
+                if self._fields > self.max_fields:
+                    raise MultiPartException(
+                        f"Too many fields. Maximum number of fields is {self.max_fields}."
+                    )
+        return parse_query_string(data.decode("latin-1"))
+
+    def _too_large(self) -> MultiPartException:
+        return MultiPartException(
+            f"Field exceeded maximum size of {int(self.max_part_size / 1024)}KB."
+        )
 
 
 def _decode(data: bytes | bytearray, charset: str) -> str:

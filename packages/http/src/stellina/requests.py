@@ -387,6 +387,7 @@ class Request(HTTPConnection[StateT]):
 
         content_type = self.headers.get("content-type", "")
         media_type = content_type.partition(";")[0].strip().lower()
+        parser: MultiPartParser | FormParser
         if media_type == "multipart/form-data":
             parser = MultiPartParser(
                 self.headers,
@@ -397,16 +398,19 @@ class Request(HTTPConnection[StateT]):
             )
             if spool_max_size is not None:
                 parser.spool_max_size = spool_max_size
-            try:
-                form = await parser.parse()
-            except MultiPartException as exc:
-                if "app" in self.scope:
-                    raise HTTPException(status_code=400, detail=exc.message) from exc
-                raise
         elif media_type == "application/x-www-form-urlencoded":
-            form = await FormParser(self.headers, self.stream()).parse()
+            parser = FormParser(
+                self.headers, self.stream(), max_fields=max_fields, max_part_size=max_part_size
+            )
         else:
-            form = FormData()
+            self._form = FormData()
+            return self._form
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            if "app" in self.scope:
+                raise HTTPException(status_code=400, detail=exc.message) from exc
+            raise
         self._form = form
         return form
 

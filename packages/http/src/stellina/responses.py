@@ -102,6 +102,10 @@ class _InvalidCookie(http.cookies.CookieError, ValueError):
     """A cookie argument that would produce an invalid or injectable Set-Cookie header."""
 
 
+class _InvalidSameSite(AssertionError, ValueError):
+    """An unknown SameSite value (an AssertionError, as Starlette raises, and a ValueError)."""
+
+
 def _cookie_attribute(name: str, value: str) -> str:
     if _UNSAFE_IN_ATTRIBUTE.search(value):
         raise _InvalidCookie(f"Invalid cookie {name} {value!r}: control characters or ';'.")
@@ -218,7 +222,7 @@ class Response:
             parts.append(f"Path={_cookie_attribute('path', path)}")
         if samesite is not None:
             if samesite.lower() not in _SAMESITE:
-                raise ValueError("samesite must be either 'strict', 'lax' or 'none'")
+                raise _InvalidSameSite("samesite must be either 'strict', 'lax' or 'none'")
             parts.append(f"SameSite={samesite}")
         if secure:
             parts.append("Secure")
@@ -232,6 +236,7 @@ class Response:
         secure: bool = False,
         httponly: bool = False,
         samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
     ) -> None:
         """Add a Set-Cookie header that expires the cookie ``key`` now."""
         self.set_cookie(
@@ -243,6 +248,7 @@ class Response:
             secure=secure,
             httponly=httponly,
             samesite=samesite,
+            partitioned=partitioned,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -679,7 +685,7 @@ class FileResponse(Response):
             f"Content-Range: bytes {start}-{end - 1}/{size}\r\n\r\n".encode("latin-1")
             for start, end in ranges
         ]
-        closing = f"--{boundary}--\r\n".encode("latin-1")
+        closing = f"--{boundary}--".encode("latin-1")
         length = sum(
             len(head) + end - start + 2
             for head, (start, end) in zip(part_heads, ranges, strict=True)

@@ -10,7 +10,13 @@ from typing import Any
 from stellina.requests import HTTPConnection, StateT
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["WebSocket", "WebSocketClose", "WebSocketDisconnect", "WebSocketState"]
+__all__ = [
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WebSocketState",
+]
 
 
 class WebSocketState(enum.Enum):
@@ -34,6 +40,10 @@ class WebSocketDisconnect(Exception):
     def __init__(self, code: int = 1000, reason: str | None = None) -> None:
         self.code = code
         self.reason = reason or ""
+
+
+class WebSocketDisconnected(RuntimeError):
+    """The application used a session that is not (or no longer) connected."""
 
 
 def _check_mode(mode: str) -> None:
@@ -77,7 +87,9 @@ class WebSocket(HTTPConnection[StateT]):
                 )
             self.client_state = _CONNECTED
             return message
-        raise RuntimeError('Cannot call "receive" once a disconnect message has been received.')
+        raise WebSocketDisconnected(
+            'Cannot call "receive" once a disconnect message has been received.'
+        )
 
     async def send(self, message: Message) -> None:
         """Send an ASGI message, checking it fits the application's state."""
@@ -119,7 +131,7 @@ class WebSocket(HTTPConnection[StateT]):
                 self.application_state = _DISCONNECTED
             await self._send(message)
         else:
-            raise RuntimeError('Cannot call "send" once a close message has been sent.')
+            raise WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
 
     async def accept(
         self,
@@ -135,7 +147,7 @@ class WebSocket(HTTPConnection[StateT]):
 
     async def _receive_data(self) -> Message:
         if self.application_state is not _CONNECTED:
-            raise RuntimeError('WebSocket is not connected. Need to call "accept" first.')
+            raise WebSocketDisconnected('WebSocket is not connected. Need to call "accept" first.')
         message = await self.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))

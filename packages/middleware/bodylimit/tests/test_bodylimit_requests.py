@@ -49,7 +49,7 @@ def test_declared_length_over_the_limit(test_client_factory: ClientFactory) -> N
     client = test_client_factory(RequestBodyLimitMiddleware(app, max_body_size=10))
     response = client.post("/", content=b"x" * 11)
     assert response.status_code == 413
-    assert response.text == "Request Entity Too Large"
+    assert response.text == "Content Too Large"
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     response = client.post("/", content=b"", headers={"Content-Length": "9" * 5000})
     assert response.status_code == 413
@@ -60,7 +60,7 @@ def test_streamed_body_over_the_limit(test_client_factory: ClientFactory) -> Non
     client = test_client_factory(RequestBodyLimitMiddleware(echo, max_body_size=2500))
     response = client.post("/", content=chunks(1000))
     assert response.status_code == 413
-    assert response.text == "Request Entity Too Large"
+    assert response.text == "Content Too Large"
 
 
 def test_app_that_swallows_the_error_still_gets_413(test_client_factory: ClientFactory) -> None:
@@ -108,7 +108,7 @@ async def test_reading_stops_at_the_limit() -> None:
     await RequestBodyLimitMiddleware(greedy, max_body_size=250)(scope, receive, send)
     assert len(pulled) == 3  # never read past the chunk that crossed the limit
     assert sent[0]["status"] == 413
-    assert sent[1]["body"] == b"Request Entity Too Large"
+    assert sent[1]["body"] == b"Content Too Large"
 
 
 @pytest.mark.anyio

@@ -195,7 +195,7 @@ _PARAM_REGEX = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}
 
 
 def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
-    """Compile a route path (or a host, when it does not start with "/").
+    """Compile a route path (or a case-insensitive host, when it does not start with "/").
 
     Returns the regex, the format string used for reverse lookups ("/users/{id}") and the
     convertor of each parameter.
@@ -222,9 +222,12 @@ def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[A
         ending = "s" if len(duplicated) > 1 else ""
         raise ValueError(f"Duplicated param name{ending} {names} at path {path}")
     tail = path[idx:]
-    pattern += (re.escape(tail.split(":")[0] if not path.startswith("/") else tail), "$")
+    is_host = not path.startswith("/")
+    pattern += (re.escape(tail.split(":")[0] if is_host else tail), "$")
     path_format.append(tail)
-    return re.compile("".join(pattern)), "".join(path_format), convertors
+    # Host names are case-insensitive: a host pattern ignores case (requests' hosts are lowered).
+    flags = re.IGNORECASE if is_host else 0
+    return re.compile("".join(pattern), flags), "".join(path_format), convertors
 
 
 _Conversions = tuple[tuple[str, Callable[[str], Any]], ...]
@@ -553,7 +556,7 @@ class Mount(BaseRoute):
 def _request_host(scope: Scope) -> str:
     for key, value in scope.get("headers") or ():
         if key == b"host":
-            return str(value.decode("latin-1").split(":")[0])
+            return str(value.decode("latin-1").split(":")[0].lower())
     return ""
 
 

@@ -256,6 +256,8 @@ class StaticFiles:
     def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
         """Whether If-None-Match (else If-Modified-Since) says the client's copy is current."""
         if if_none_match := request_headers.get("if-none-match"):
+            if if_none_match.strip() == "*":  # any current representation matches
+                return True
             etag = response_headers.get("etag")
             return etag is not None and etag in [
                 tag.strip(" W/") for tag in if_none_match.split(",")

@@ -11,7 +11,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_TOO_LARGE = b"Request Entity Too Large"
+_TOO_LARGE = b"Content Too Large"
 
 
 class RequestBodyTooLarge(Exception):
