@@ -313,13 +313,8 @@ class JSONResponse(Response):
         media_type: str | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
-        # Response.__init__, inline: one frame less.
-        self.status_code = status_code
-        if media_type is not None:
-            self.media_type = media_type
-        self.body = self.render(content)
-        self.background = background
-        self.init_headers(headers)
+        # Only the signature differs from Response's: ``content`` is required.
+        super().__init__(content, status_code, headers, media_type, background)
 
     def render(self, content: Any) -> bytes:
         try:
