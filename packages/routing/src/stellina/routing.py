@@ -297,10 +297,56 @@ class BaseRoute:
         await self.handle(scope, receive, send)
 
 
-class Route(BaseRoute):
+class _EndpointRoute(BaseRoute):
+    """What Route and WebSocketRoute share: an endpoint at a compiled path, for one scope type."""
+
+    scope_type: str
+    name: str
+    endpoint: Callable[..., Any]
+    path_regex: re.Pattern[str]
+    path_format: str
+    param_convertors: dict[str, Convertor[Any]]
+    _converting: _Conversions
+    methods: set[str] | None = None
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != self.scope_type:
+            return _NO_MATCH
+        return self._match_path(scope, _route_path(scope))
+
+    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        match = self.path_regex.fullmatch(route_path)
+        if match is None:
+            return _NO_MATCH
+        params = _params(scope, match, self._converting)
+        if params is None:
+            return _NO_MATCH
+        return self._matched(scope, params)
+
+    def _match_static(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        # The Router's index uses this only for the exact path of a parameterless route.
+        params = scope.get("path_params")
+        return self._matched(scope, dict(params) if params else {})
+
+    def _matched(self, scope: Scope, params: dict[str, Any]) -> tuple[Match, Scope]:
+        child_scope = {"endpoint": self.endpoint, "path_params": params}
+        methods = self.methods
+        if methods and scope["method"] not in methods:
+            return _PARTIAL, child_scope
+        return _FULL, child_scope
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if name != self.name or path_params.keys() != self.param_convertors.keys():
+            raise NoMatchFound(name, path_params)
+        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
+        return URLPath(path=path, protocol=self.scope_type)
+
+
+class Route(_EndpointRoute):
     """An HTTP endpoint at a path: a `func(request)` (sync or async) or an ASGI app."""
 
     _respond: _Respond | None
+    scope_type = "http"
 
     def __init__(
         self,
@@ -346,37 +392,6 @@ class Route(BaseRoute):
         self._app = app
         self._respond = None
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
-            return _NO_MATCH
-        return self._match_path(scope, _route_path(scope))
-
-    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        match = self.path_regex.fullmatch(route_path)
-        if match is None:
-            return _NO_MATCH
-        params = _params(scope, match, self._converting)
-        if params is None:
-            return _NO_MATCH
-        methods = self.methods
-        if methods and scope["method"] not in methods:
-            return _PARTIAL, {"endpoint": self.endpoint, "path_params": params}
-        return _FULL, {"endpoint": self.endpoint, "path_params": params}
-
-    def _match_static(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        # The Router's index uses this only for the exact path of a parameterless route.
-        params = scope.get("path_params")
-        child_scope = {"endpoint": self.endpoint, "path_params": dict(params) if params else {}}
-        if self.methods and scope["method"] not in self.methods:
-            return _PARTIAL, child_scope
-        return _FULL, child_scope
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or path_params.keys() != self.param_convertors.keys():
-            raise NoMatchFound(name, path_params)
-        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
-        return URLPath(path=path, protocol="http")
-
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         methods = self.methods
         if not methods or scope["method"] in methods:
@@ -406,8 +421,10 @@ class Route(BaseRoute):
         return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, methods={methods!r})"
 
 
-class WebSocketRoute(BaseRoute):
+class WebSocketRoute(_EndpointRoute):
     """A WebSocket endpoint at a path: an `async func(websocket)` or an ASGI app."""
+
+    scope_type = "websocket"
 
     def __init__(
         self,
@@ -425,31 +442,6 @@ class WebSocketRoute(BaseRoute):
         self.app = _wrap(app, middleware)
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
         self._converting = _converting(self.param_convertors)
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "websocket":
-            return _NO_MATCH
-        return self._match_path(scope, _route_path(scope))
-
-    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        match = self.path_regex.fullmatch(route_path)
-        if match is None:
-            return _NO_MATCH
-        params = _params(scope, match, self._converting)
-        if params is None:
-            return _NO_MATCH
-        return _FULL, {"endpoint": self.endpoint, "path_params": params}
-
-    def _match_static(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        params = scope.get("path_params")
-        child_scope = {"endpoint": self.endpoint, "path_params": dict(params) if params else {}}
-        return _FULL, child_scope
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or path_params.keys() != self.param_convertors.keys():
-            raise NoMatchFound(name, path_params)
-        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
-        return URLPath(path=path, protocol="websocket")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
