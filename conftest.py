@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from stellina.testclient import TestClient
+    from stellina_testing import ClientFactory
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -19,13 +17,8 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def test_client_factory(anyio_backend: str) -> Callable[..., TestClient]:
+def test_client_factory(anyio_backend: str) -> ClientFactory:
     """A TestClient constructor bound to the current anyio backend."""
     from stellina.testclient import TestClient
 
-    factory: Callable[..., TestClient] = functools.partial(TestClient, backend=anyio_backend)
-    return factory
-
-
-def pytest_configure(config: Any) -> None:
-    config.addinivalue_line("markers", "slow: a test that takes seconds (wheel builds, servers)")
+    return functools.partial(TestClient, backend=anyio_backend)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from stellina.datastructures import State, URLPath
-from stellina.middleware import Middleware, _MiddlewareFactory
+from stellina.middleware import Middleware, MiddlewareFactory
 from stellina.middleware.errors import ServerErrorMiddleware
 from stellina.middleware.exceptions import ExceptionMiddleware
 from stellina.requests import Request
@@ -97,7 +97,7 @@ class Stellina:
         self.router.host(host, app=app, name=name)
 
     def add_middleware(
-        self, middleware_class: _MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs
+        self, middleware_class: MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs
     ) -> None:
         """Add a middleware outside those already given; refused once the app has started."""
         if self.middleware_stack is not None:

@@ -15,19 +15,29 @@ from stellina.types import ASGIApp
 
 __path__ = extend_path(__path__, __name__)
 
+__all__ = ["Middleware", "MiddlewareFactory"]
+
 P = ParamSpec("P")
 
 
-class _MiddlewareFactory(Protocol[P]):
+class MiddlewareFactory(Protocol[P]):
+    """What `Middleware` accepts: a callable that wraps an ASGI app, usually a class."""
+
     def __call__(self, app: ASGIApp, /, *args: P.args, **kwargs: P.kwargs) -> ASGIApp: ...
 
 
+_MiddlewareFactory = MiddlewareFactory  # the name code written for Starlette imports
+
+
 class Middleware:
-    """A middleware class with the arguments it is built with, once the app is known."""
+    """A middleware factory with the arguments it is built with, once the app is known.
+
+    Unpacks as ``cls, args, kwargs``.
+    """
 
     __slots__ = ("args", "cls", "kwargs")
 
-    def __init__(self, cls: _MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs) -> None:
+    def __init__(self, cls: MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs) -> None:
         self.cls = cls
         self.args = args
         self.kwargs = kwargs
@@ -36,7 +46,7 @@ class Middleware:
         return iter((self.cls, self.args, self.kwargs))
 
     def __repr__(self) -> str:
-        parts = [getattr(self.cls, "__name__", "")]
-        parts += [repr(arg) for arg in self.args]
-        parts += [f"{key}={value!r}" for key, value in self.kwargs.items()]
-        return f"{type(self).__name__}({', '.join(parts)})"
+        arguments = [repr(arg) for arg in self.args]
+        arguments.extend(f"{key}={value!r}" for key, value in self.kwargs.items())
+        name = getattr(self.cls, "__name__", "")
+        return f"{type(self).__name__}({', '.join([name, *arguments])})"

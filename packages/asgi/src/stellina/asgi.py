@@ -1,0 +1,342 @@
+"""The few helpers every plain ASGI piece shares, each written once, here.
+
+- replies: `PlainText` (a canned plain-text response), `redirect` and `redirect_location`;
+- headers: `get_header`, `set_header`, `add_vary`;
+- paths: `route_path`, the path below the scope's ``root_path``;
+- hosts: `split_host`, `port_number`, IPv6- and IPvFuture-aware, refusing anything that could
+  move the authority of a URL built from the Host header;
+- the request body limit: `MAX_BODY_SIZE_SCOPE_KEY`, `BodyLimit`, `declared_length`,
+  `HTTPException` (re-exported by ``stellina.exceptions``);
+- `TrackedSend`, a ``send`` that remembers whether the response has started.
+"""
+
+from __future__ import annotations
+
+import http
+import ipaddress
+import re
+from collections.abc import Awaitable, Iterable, Mapping
+from urllib.parse import quote
+
+from stellina.types import Message, Receive, Scope, Send
+
+__all__ = [
+    "MAX_BODY_SIZE_SCOPE_KEY",
+    "TEXT_PLAIN",
+    "URL_SAFE",
+    "BodyLimit",
+    "HTTPException",
+    "PlainText",
+    "RawHeaders",
+    "TrackedSend",
+    "add_vary",
+    "declared_length",
+    "get_header",
+    "port_number",
+    "redirect",
+    "redirect_location",
+    "route_path",
+    "set_header",
+    "split_host",
+    "too_large",
+]
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+TEXT_PLAIN = b"text/plain; charset=utf-8"
+#: Characters left as they are when a URL is percent-encoded for a Location header.
+URL_SAFE = ":/%#?=@[]!$&'()*+,;"
+
+
+# --- replies ---------------------------------------------------------------------------------
+
+
+class PlainText:
+    """A plain-text response built once and sent any number of times.
+
+    Each send gets a fresh header list: middleware may edit the list of a message it forwards.
+    With ``websocket=True`` the messages are the WebSocket denial response's.
+    """
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self, status: int, body: str | bytes, headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
+        self.status = status
+        self.body = body.encode() if isinstance(body, str) else body
+        self.headers: tuple[tuple[bytes, bytes], ...] = (
+            *headers,
+            (b"content-length", str(len(self.body)).encode()),
+            (b"content-type", TEXT_PLAIN),
+        )
+
+    def messages(self, *, websocket: bool = False) -> tuple[Message, Message]:
+        """The response start and body messages."""
+        prefix = "websocket." if websocket else ""
+        start = {"type": prefix + "http.response.start", "status": self.status}
+        start["headers"] = list(self.headers)
+        return start, {"type": prefix + "http.response.body", "body": self.body}
+
+    async def send(self, send: Send, *, websocket: bool = False) -> None:
+        """Send the response through ``send``."""
+        start, body = self.messages(websocket=websocket)
+        await send(start)
+        await send(body)
+
+
+def redirect_location(scheme: str, netloc: str, scope: Scope) -> bytes:
+    """The percent-encoded URL of the scope's path and query string at ``scheme://netloc``."""
+    url = f"{scheme}://{netloc}" + scope["path"].encode("utf-8", "surrogatepass").decode("latin-1")
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        url += "?" + query.decode("latin-1")
+    return quote(url.encode("latin-1"), safe=URL_SAFE).encode("ascii")
+
+
+async def redirect(send: Send, location: bytes, *, websocket: bool = False) -> None:
+    """Answer with an empty 307 Temporary Redirect to ``location``."""
+    prefix = "websocket." if websocket else ""
+    headers = [(b"content-length", b"0"), (b"location", location)]
+    await send({"type": prefix + "http.response.start", "status": 307, "headers": headers})
+    await send({"type": prefix + "http.response.body", "body": b""})
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def get_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of the lowercase header ``name``, or None."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def set_header(headers: RawHeaders, name: bytes, value: bytes) -> None:
+    """Leave exactly one ``name`` header, with ``value``, where the first one stood."""
+    position = -1
+    index = 0
+    while index < len(headers):
+        if headers[index][0] != name:
+            index += 1
+        elif position == -1:
+            position = index
+            index += 1
+        else:
+            del headers[index]
+    if position == -1:
+        headers.append((name, value))
+    else:
+        headers[position] = (name, value)
+
+
+def add_vary(headers: RawHeaders, token: bytes) -> None:
+    """List ``token`` in the ``Vary`` header, unless it is there already (or ``*`` is)."""
+    wanted = token.lower()
+    for index, (name, value) in enumerate(headers):
+        if name == b"vary":
+            listed = {part.strip().lower() for part in value.split(b",")}
+            if wanted not in listed and b"*" not in listed:
+                headers[index] = (name, value + b", " + token)
+            return
+    headers.append((b"vary", token))
+
+
+# --- paths -----------------------------------------------------------------------------------
+
+
+def route_path(scope: Scope) -> str:
+    """The scope's path below its ``root_path`` (the part a mounted app routes on).
+
+    The root path counts only when it ends at a segment boundary of the path; the path of
+    the root itself is ``""``.
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if len(path) == len(root):
+        return ""
+    return path[len(root) :] if path[len(root)] == "/" else path
+
+
+# --- hosts -----------------------------------------------------------------------------------
+
+# RFC 3986 reg-name: unreserved, sub-delims and percent-encoded octets.
+_REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
+_IPV_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
+_PORT = re.compile(r"[0-9]+")
+
+
+def split_host(value: str) -> tuple[str, str] | None:
+    """Split a Host header value into its lowercased host and its port (``""`` when absent).
+
+    IP literals keep their brackets (``"[::1]"``). None when the value is not a valid
+    RFC 3986 host with an optional all-digit port: anything that could carry a userinfo, a
+    path, a query or a fragment into a URL built from it is refused, as are malformed IPv6
+    literals. The port's range is not checked here: see `port_number`.
+    """
+    if value.startswith("["):
+        end = value.find("]")
+        if end == -1:
+            return None
+        literal, rest = value[1:end], value[end + 1 :]
+        if literal.startswith("v"):
+            if _IPV_FUTURE.fullmatch(literal) is None:
+                return None
+        elif "%" in literal or not _is_ipv6(literal):
+            return None
+        host = value[: end + 1].lower()
+    else:
+        host, colon, port = value.partition(":")
+        if _REG_NAME.fullmatch(host) is None:
+            return None
+        rest = colon + port
+    if not rest:
+        return host, ""
+    if rest[0] != ":" or _PORT.fullmatch(rest, 1) is None:
+        return None
+    return host, rest[1:]
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def port_number(port: str) -> int | None:
+    """The number of an all-digit port string, or None when empty or above 65535."""
+    digits = port.lstrip("0")
+    if len(digits) > 5 or not port:
+        return None
+    number = int(digits) if digits else 0
+    return number if number <= 65535 else None
+
+
+# --- the request body limit ------------------------------------------------------------------
+
+#: The scope key holding the body size limit (bytes) that applies to the request.
+MAX_BODY_SIZE_SCOPE_KEY = "stellina.max_body_size"
+_LIMITER_KEY = "stellina.body_limit"
+
+
+def _phrase(status_code: int) -> str:
+    """The registered reason phrase of a status code, or "" for an unregistered one."""
+    try:
+        return http.HTTPStatus(status_code).phrase
+    except ValueError:
+        return ""
+
+
+class HTTPException(Exception):
+    """An error answered with ``status_code``.
+
+    ``detail`` (the status phrase unless given) becomes the body of the default handler's
+    plain-text response, ``headers`` its headers.
+    """
+
+    def __init__(
+        self, status_code: int, detail: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status_code, self.headers = status_code, headers
+        self.detail = _phrase(status_code) if detail is None else detail
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.detail}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length, or None when absent or not a number."""
+    value = get_header(scope["headers"], b"content-length")
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isdigit():
+        return None
+    # Longer than any real limit, and int() of thousands of digits is slow.
+    return int(value) if len(value) <= 18 else 10**18
+
+
+class BodyLimit:
+    """A ``receive`` that counts the request body against a limit inner layers may change.
+
+    One per request, found in the scope (shallow copies of the scope share it), so that an
+    app-wide limit can be raised or lowered by a router, mount or route. Once the count
+    crosses the limit, every call raises `HTTPException` 413 and `exceeded` is set.
+    """
+
+    __slots__ = ("exceeded", "limit", "received", "target")
+
+    def __init__(self, receive: Receive, limit: int | None) -> None:
+        self.target = receive
+        self.limit = limit
+        self.received = 0
+        self.exceeded = False
+
+    @classmethod
+    def apply(cls, scope: Scope, receive: Receive, limit: int | None) -> Receive:
+        """Make ``limit`` the request's body limit; the ``receive`` to pass on.
+
+        Reuses the request's `BodyLimit` when an outer layer installed one; raises 413 at
+        once when more than ``limit`` bytes have been received already.
+        """
+        scope[MAX_BODY_SIZE_SCOPE_KEY] = limit
+        limiter: BodyLimit | None = scope.get(_LIMITER_KEY)
+        if limiter is None:
+            limiter = scope[_LIMITER_KEY] = cls(receive, limit)
+            return limiter
+        limiter.limit = limit
+        if limit is not None and limiter.received > limit:
+            limiter.exceeded = True
+            raise too_large()
+        return receive
+
+    @staticmethod
+    def of(scope: Scope) -> BodyLimit | None:
+        """The request's `BodyLimit`, if a layer installed one."""
+        limiter: BodyLimit | None = scope.get(_LIMITER_KEY)
+        return limiter
+
+    async def __call__(self) -> Message:
+        if self.exceeded:
+            raise too_large()
+        message = await self.target()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.limit is not None and self.received > self.limit:
+                self.exceeded = True
+                raise too_large()
+        return message
+
+
+def too_large() -> HTTPException:
+    """The 413 raised when a request body crosses its limit."""
+    return HTTPException(413, "Content Too Large")
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+class TrackedSend:
+    """A ``send`` that remembers whether the response has started.
+
+    It hands back the wrapped ``send``'s awaitable: no coroutine of its own per message.
+    """
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            self.started = True
+        return self.send(message)

@@ -1,0 +1,102 @@
+"""The test harness every package's tests share (unpublished): client factory, scopes, recorders.
+
+The root ``conftest.py`` provides the fixtures (``anyio_backend`` runs every async test on
+asyncio and trio; ``test_client_factory`` builds a TestClient on that backend); tests import
+the helpers below for their types and for driving bare ASGI apps without a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from stellina.testclient import TestClient
+    from stellina.types import ASGIApp, Message, Scope
+
+__all__ = ["ClientFactory", "Recorder", "http_scope", "websocket_scope"]
+
+
+class ClientFactory(Protocol):
+    """The ``test_client_factory`` fixture: a TestClient on the test's anyio backend."""
+
+    def __call__(self, app: ASGIApp, *args: Any, **kwargs: Any) -> TestClient: ...
+
+
+def http_scope(**overrides: Any) -> Scope:
+    """An HTTP scope for ``GET /`` from a client at 127.0.0.1, with ``overrides`` applied."""
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    scope.update(overrides)
+    return scope
+
+
+def websocket_scope(**overrides: Any) -> Scope:
+    """A WebSocket scope for ``/`` (scheme ``ws``), with ``overrides`` applied."""
+    scope = http_scope(type="websocket", scheme="ws", subprotocols=[])
+    del scope["method"]
+    scope.update(overrides)
+    return scope
+
+
+class Recorder:
+    """Both ends of a bare ASGI call: ``receive`` replays messages, ``send`` records them.
+
+    After the given messages, ``receive`` answers ``http.disconnect`` (or the ``last`` given).
+    """
+
+    def __init__(self, incoming: Iterable[Message] = (), last: Message | None = None) -> None:
+        self.incoming = list(incoming)
+        self.last: Message = {"type": "http.disconnect"} if last is None else last
+        self.sent: list[Message] = []
+
+    @classmethod
+    def with_body(cls, *chunks: bytes) -> Recorder:
+        """A recorder whose ``receive`` yields ``chunks`` as the request body."""
+        messages = [{"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks]
+        if messages:
+            messages[-1]["more_body"] = False
+        else:
+            messages.append({"type": "http.request", "body": b"", "more_body": False})
+        return cls(messages)
+
+    async def receive(self) -> Message:
+        return self.incoming.pop(0) if self.incoming else self.last
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+    async def run(self, app: ASGIApp, scope: Scope) -> list[Message]:
+        """Call ``app`` with ``scope`` and this recorder's ends; the messages it sent."""
+        await app(scope, self.receive, self.send)
+        return self.sent
+
+    @property
+    def status(self) -> int:
+        """The status of the response start sent."""
+        return int(next(m for m in self.sent if m["type"].endswith("response.start"))["status"])
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The raw headers of the response start sent."""
+        start = next(m for m in self.sent if m["type"].endswith("response.start"))
+        return list(start.get("headers", []))
+
+    @property
+    def body(self) -> bytes:
+        """The response body sent, all chunks joined."""
+        return b"".join(
+            m.get("body", b"") for m in self.sent if m["type"].endswith("response.body")
+        )
