@@ -7,7 +7,8 @@
   move the authority of a URL built from the Host header;
 - the request body limit: `MAX_BODY_SIZE_SCOPE_KEY`, `BodyLimit`, `declared_length`,
   `HTTPException` (re-exported by ``stellina.exceptions``);
-- `TrackedSend`, a ``send`` that remembers whether the response has started.
+- `TrackedSend`, a ``send`` that remembers whether the response has started;
+- `StellinaDeprecationWarning` (re-exported by ``stellina.exceptions``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "HTTPException",
     "PlainText",
     "RawHeaders",
+    "StellinaDeprecationWarning",
     "TrackedSend",
     "add_vary",
     "declared_length",
@@ -319,6 +321,13 @@ class BodyLimit:
 def too_large() -> HTTPException:
     """The 413 raised when a request body crosses its limit."""
     return HTTPException(413, "Content Too Large")
+
+
+# --- warnings --------------------------------------------------------------------------------
+
+
+class StellinaDeprecationWarning(UserWarning):
+    """Warns of a stellina API that will go away (shown by default, unlike DeprecationWarning)."""
 
 
 # --- sending ---------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stellina.asgi import HTTPException
+from stellina.asgi import HTTPException, StellinaDeprecationWarning
 
-__all__ = ["HTTPException", "WebSocketException"]
+__all__ = ["HTTPException", "StellinaDeprecationWarning", "WebSocketException"]
 
 
 class WebSocketException(Exception):
