@@ -9,7 +9,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+# The shared test harness is a plain file of the repository, not an installed distribution.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
+from stellina_testing import Recorder, http_scope
 
 Message = dict[str, Any]
 
@@ -26,31 +31,9 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def call(app: Any, headers: list[tuple[bytes, bytes]], scheme: str = "http") -> list[Message]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": scheme,
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 5000),
-        "root_path": "",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), *headers],
-    }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    return sent
+def call(app: Any, headers: list[tuple[bytes, bytes]]) -> list[Message]:
+    scope = http_scope(headers=[(b"host", b"testserver"), *headers])
+    return asyncio.run(Recorder.with_body().run(app, scope))
 
 
 def header(messages: list[Message], name: bytes) -> bytes | None:
@@ -58,6 +41,7 @@ def header(messages: list[Message], name: bytes) -> bytes | None:
 
 
 def cors() -> None:
+    from stellina.middleware import Middleware
     from stellina.middleware.cors import CORSMiddleware
 
     sent = call(
@@ -65,6 +49,11 @@ def cors() -> None:
         [(b"origin", b"https://a.example")],
     )
     assert header(sent, b"access-control-allow-origin") == b"https://a.example", sent
+    # The spec an application builds its stack from, with nothing but stellina-cors installed.
+    factory, args, kwargs = Middleware(CORSMiddleware, allow_origins=["*"])
+    assert factory is CORSMiddleware
+    sent = call(factory(hello, *args, **kwargs), [(b"origin", b"https://b.example")])
+    assert header(sent, b"access-control-allow-origin") == b"*", sent
 
 
 def gzip() -> None:
@@ -103,19 +92,11 @@ def errors() -> None:
     async def broken(scope: Any, receive: Any, send: Any) -> None:
         raise RuntimeError("broken")
 
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b""}
-
-    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
+    recorder = Recorder.with_body()
     try:
-        asyncio.run(ServerErrorMiddleware(broken)(scope, receive, send))
+        asyncio.run(recorder.run(ServerErrorMiddleware(broken), http_scope()))
     except RuntimeError:
-        assert sent[0]["status"] == 500, sent
+        assert recorder.status == 500, recorder.sent
     else:
         raise AssertionError("the error must reach the server")
 

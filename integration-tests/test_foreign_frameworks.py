@@ -5,11 +5,12 @@ Quart runs only on asyncio, so its tests use an asyncio TestClient; the Flask te
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import flask
+import pytest
 import quart
+from stellina_testing import ClientFactory
 
 from stellina.middleware.cors import CORSMiddleware
 from stellina.middleware.gzip import GZipMiddleware
@@ -19,7 +20,7 @@ from stellina.middleware.trustedhost import TrustedHostMiddleware
 from stellina.middleware.wsgi import WSGIMiddleware
 from stellina.testclient import TestClient
 
-ClientFactory = Callable[..., TestClient]
+pytestmark = pytest.mark.slow
 
 
 def quart_client(app: Any, **kwargs: Any) -> TestClient:

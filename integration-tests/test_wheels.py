@@ -1,8 +1,9 @@
-"""Each distribution's wheel, installed alone into a fresh virtual environment, imports cleanly
-and, for the plain-ASGI middleware, works around a bare ASGI app.
+"""Each distribution's wheel, installed alone into a fresh virtual environment, imports cleanly,
+ships only its own files and, for the plain-ASGI middleware, works around a bare ASGI app; all
+wheels installed together type-check a user's app under ``mypy --strict``.
 
-A wheel is offered only the other stellina wheels it declares it needs, so a piece that imports an
-undeclared stellina module fails here.
+A wheel is offered only the other stellina wheels it declares it needs (third-party requirements
+come from the package index), so a piece that imports an undeclared stellina module fails here.
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
-PROJECTS = sorted(p.parent for p in ROOT.glob("packages/**/pyproject.toml"))
+PROJECTS = sorted(
+    p.parent for p in ROOT.glob("packages/**/pyproject.toml") if "tests" not in p.parts
+)
+BOTTOM = "stellina-asgi"
+# Files only the bottom distribution may ship; no wheel ships stellina/__init__.py (namespace).
+BOTTOM_ONLY = {"stellina/py.typed", "stellina/middleware/__init__.py"}
 # Middleware that must work around a bare ASGI app with no other stellina piece installed.
 SMOKE = Path(__file__).resolve().parent / "bare_asgi_smoke.py"
 SMOKE_CHECKED = {
@@ -39,9 +47,21 @@ SMOKE_CHECKED = {
 @dataclass(frozen=True)
 class Distribution:
     name: str
+    project: Path
     wheel: Path
     needs: frozenset[str]
-    modules: tuple[str, ...]
+    files: frozenset[str]
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The importable modules the wheel ships, as dotted names."""
+        return tuple(
+            sorted(
+                name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+                for name in self.files
+                if name.endswith(".py")
+            )
+        )
 
 
 def _requirement_name(requirement: str) -> str:
@@ -50,23 +70,25 @@ def _requirement_name(requirement: str) -> str:
     return match.group(0).lower()
 
 
+def _project_name(project: Path) -> str:
+    name: str = tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"]
+    return name
+
+
 def _build(project: Path, out: Path) -> Distribution:
     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    target = out / project.name
     subprocess.run(
-        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(out)],
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(target)],
         cwd=project,
         check=True,
         capture_output=True,
     )
-    wheel = next(out.glob(f"{meta['name'].replace('-', '_')}-*.whl"))
+    wheel = next(target.glob(f"{meta['name'].replace('-', '_')}-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
-        modules = tuple(
-            name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-            for name in archive.namelist()
-            if name.startswith("stellina/") and name.endswith(".py")
-        )
+        files = frozenset(name for name in archive.namelist() if ".dist-info/" not in name)
     needs = frozenset(_requirement_name(r) for r in meta.get("dependencies", []))
-    return Distribution(meta["name"], wheel, needs, modules)
+    return Distribution(meta["name"], project, wheel, needs, files)
 
 
 @pytest.fixture(scope="module")
@@ -90,34 +112,58 @@ def _stellina_closure(name: str, distributions: dict[str, Distribution]) -> Iter
         pending.extend(need for need in dist.needs if need in distributions)
 
 
-def _install_alone(dist: Distribution, distributions: dict[str, Distribution], where: Path) -> Path:
+def _fresh_venv(where: Path, wheels: list[Path], *extra: str) -> Path:
     venv.create(where, with_pip=False)
     python = where / "bin" / "python"
-    wheels = [str(d.wheel) for d in _stellina_closure(dist.name, distributions)]
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", *wheels],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
+        + [str(wheel) for wheel in wheels]
+        + list(extra),
         check=True,
         capture_output=True,
     )
     return python
 
 
-def test_every_distribution_builds(distributions: dict[str, Distribution]) -> None:
-    assert len(distributions) == len(PROJECTS)
+def _source_files(project: Path) -> frozenset[str]:
+    src = project / "src"
+    return frozenset(
+        path.relative_to(src).as_posix()
+        for path in (src / "stellina").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+
+
+def test_every_distribution_builds_and_ships_only_its_own_files(
+    distributions: dict[str, Distribution],
+) -> None:
+    assert len(distributions) == len(PROJECTS), "two projects share a distribution name"
+    owners: dict[str, str] = {}
     for dist in distributions.values():
         assert dist.modules, f"{dist.name} ships no module"
-    shipped = [module for dist in distributions.values() for module in dist.modules]
-    assert len(shipped) == len(set(shipped)), "two wheels ship the same module"
-    assert "stellina" not in shipped, "no wheel may ship stellina/__init__.py"
+        assert dist.files == _source_files(dist.project), f"{dist.name}: wheel != src/stellina"
+        assert all(name.startswith("stellina/") for name in dist.files), sorted(dist.files)
+        assert "stellina/__init__.py" not in dist.files, f"{dist.name} breaks the namespace"
+        for name in dist.files:
+            assert name not in owners, f"{name} shipped by {owners.get(name)} and {dist.name}"
+            owners[name] = dist.name
+        if dist.name != BOTTOM:
+            assert not dist.files & BOTTOM_ONLY, f"{dist.name} ships {dist.files & BOTTOM_ONLY}"
+            assert BOTTOM in dist.needs, f"{dist.name} does not declare {BOTTOM}"
+        undeclared = {n for n in dist.needs if n.startswith("stellina")} - set(distributions)
+        assert not undeclared, f"{dist.name} needs stellina pieces not in this repository"
+    assert distributions[BOTTOM].files >= BOTTOM_ONLY
+    assert distributions[BOTTOM].needs == frozenset()
 
 
 @pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
 def test_wheel_alone_imports_its_modules(
     project: Path, distributions: dict[str, Distribution], tmp_path: Path
 ) -> None:
-    name = tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"]
+    name = _project_name(project)
     dist = distributions[name]
-    python = _install_alone(dist, distributions, tmp_path / "venv")
+    closure = list(_stellina_closure(name, distributions))
+    python = _fresh_venv(tmp_path / "venv", [d.wheel for d in closure])
     script = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
     result = subprocess.run(
         [str(python), "-c", script, *dist.modules], capture_output=True, text=True, check=False
@@ -132,10 +178,89 @@ def test_wheel_alone_imports_its_modules(
     stellina_installed = {
         line.split("==")[0].lower() for line in installed.splitlines() if "stellina" in line
     }
-    expected = {d.name for d in _stellina_closure(name, distributions)}
-    assert stellina_installed == expected
+    assert stellina_installed == {d.name for d in closure}
     if name in SMOKE_CHECKED:
         smoke = subprocess.run(
             [str(python), str(SMOKE), name], capture_output=True, text=True, check=False
         )
         assert smoke.returncode == 0, smoke.stderr
+
+
+USER_APP = '''\
+"""A user's app over the installed wheels, type-checked with mypy --strict."""
+
+from stellina.applications import Stellina
+from stellina.middleware import Middleware
+from stellina.middleware.cors import CORSMiddleware
+from stellina.middleware.gzip import GZipMiddleware
+from stellina.middleware.sessions import SessionMiddleware
+from stellina.middleware.trustedhost import TrustedHostMiddleware
+from stellina.requests import Request
+from stellina.responses import JSONResponse, PlainTextResponse, Response
+from stellina.routing import Route, WebSocketRoute
+from stellina.testclient import TestClient
+from stellina.websockets import WebSocket
+
+
+async def homepage(request: Request) -> Response:
+    return PlainTextResponse("hello " + request.query_params.get("name", "world"))
+
+
+async def user(request: Request) -> JSONResponse:
+    visits: int = request.session.get("visits", 0) + 1
+    request.session["visits"] = visits
+    return JSONResponse({"id": request.path_params["id"], "visits": visits})
+
+
+async def echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text(await websocket.receive_text())
+    await websocket.close()
+
+
+app = Stellina(
+    routes=[Route("/", homepage), Route("/users/{id:int}", user), WebSocketRoute("/ws", echo)],
+    middleware=[
+        Middleware(TrustedHostMiddleware, allowed_hosts=["testserver"]),
+        Middleware(CORSMiddleware, allow_origins=["https://example.org"]),
+        Middleware(SessionMiddleware, secret_key="not-a-secret"),
+        Middleware(GZipMiddleware, minimum_size=500),
+    ],
+)
+
+
+def main() -> None:
+    with TestClient(app) as client:
+        assert client.get("/", params={"name": "ada"}).text == "hello ada"
+        client.get("/users/7")
+        assert client.get("/users/7").json() == {"id": 7, "visits": 2}
+        with client.websocket_connect("/ws") as websocket:
+            websocket.send_text("ping")
+            assert websocket.receive_text() == "ping"
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_installed_wheels_type_check_a_user_app_strictly(
+    distributions: dict[str, Distribution], tmp_path: Path
+) -> None:
+    python = _fresh_venv(tmp_path / "venv", [d.wheel for d in distributions.values()], "mypy>=1.11")
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "app.py").write_text(USER_APP)
+    checked = subprocess.run(
+        [str(python), "-m", "mypy", "--strict", "app.py"],
+        cwd=user,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "py.typed" not in checked.stdout
+    ran = subprocess.run(
+        [str(python), "app.py"], cwd=user, capture_output=True, text=True, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
