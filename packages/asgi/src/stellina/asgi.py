@@ -134,15 +134,31 @@ def set_header(headers: RawHeaders, name: bytes, value: bytes) -> None:
 
 
 def add_vary(headers: RawHeaders, token: bytes) -> None:
-    """List ``token`` in the ``Vary`` header, unless it is there already (or ``*`` is)."""
-    wanted = token.lower()
-    for index, (name, value) in enumerate(headers):
-        if name == b"vary":
-            listed = {part.strip().lower() for part in value.split(b",")}
-            if wanted not in listed and b"*" not in listed:
-                headers[index] = (name, value + b", " + token)
-            return
-    headers.append((b"vary", token))
+    """List ``token`` in the ``Vary`` header, unless it is there already (or ``*`` is).
+
+    Several ``Vary`` headers are merged into one, where the first stood, so that the
+    response carries a single list.
+    """
+    first = -1
+    merged = b""
+    index = 0
+    while index < len(headers):
+        name, value = headers[index]
+        if name != b"vary":
+            index += 1
+        elif first == -1:
+            first, merged = index, value
+            index += 1
+        else:
+            merged += b", " + value
+            del headers[index]
+    if first == -1:
+        headers.append((b"vary", token))
+        return
+    listed = {part.strip().lower() for part in merged.split(b",")}
+    if token.lower() not in listed and b"*" not in listed:
+        merged += b", " + token
+    headers[first] = (b"vary", merged)
 
 
 # --- paths -----------------------------------------------------------------------------------
@@ -167,7 +183,7 @@ def route_path(scope: Scope) -> str:
 
 # RFC 3986 reg-name: unreserved, sub-delims and percent-encoded octets.
 _REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
-_IPV_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
+_IPV_FUTURE = re.compile(r"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
 _PORT = re.compile(r"[0-9]+")
 
 
@@ -184,7 +200,7 @@ def split_host(value: str) -> tuple[str, str] | None:
         if end == -1:
             return None
         literal, rest = value[1:end], value[end + 1 :]
-        if literal.startswith("v"):
+        if literal[:1] in ("v", "V"):
             if _IPV_FUTURE.fullmatch(literal) is None:
                 return None
         elif "%" in literal or not _is_ipv6(literal):
@@ -194,6 +210,7 @@ def split_host(value: str) -> tuple[str, str] | None:
         host, colon, port = value.partition(":")
         if _REG_NAME.fullmatch(host) is None:
             return None
+        host = host.lower()
         rest = colon + port
     if not rest:
         return host, ""

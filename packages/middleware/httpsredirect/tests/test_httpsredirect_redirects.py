@@ -1,18 +1,13 @@
-"""Redirects from http/ws to https/wss."""
+"""Redirects from http/ws to https/wss, and where the new URL's host comes from."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
+from stellina_testing import ClientFactory, Recorder, http_scope, websocket_scope
 
 from stellina.middleware import Middleware
 from stellina.middleware.httpsredirect import HTTPSRedirectMiddleware
-from stellina.testclient import TestClient
-from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
+from stellina.types import Receive, Scope, Send
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,55 +46,115 @@ def test_secure_requests_reach_the_app(test_client_factory: ClientFactory) -> No
     )
 
 
-async def call(scope: dict[str, Any]) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "websocket.connect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await HTTPSRedirectMiddleware(app)(scope, receive, send)
-    return sent
+async def location_for(host: bytes, server: tuple[str, int] | None) -> bytes:
+    scope = http_scope(path="/p", query_string=b"q", headers=[(b"host", host)], server=server)
+    recorder = Recorder()
+    await recorder.run(HTTPSRedirectMiddleware(app), scope)
+    assert recorder.status == 307
+    assert recorder.body == b""
+    return dict(recorder.headers)[b"location"]
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    "host", [b"evil.com\r\nSet-Cookie: a=b", b"a:b:c", b"[::1", b"\xff\xfe", b"x" * 70_000]
+    ("host", "location"),
+    [
+        (b"example.com:000080", b"https://example.com/p?q"),
+        (b"example.com:0443", b"https://example.com/p?q"),
+        (b"example.com:08080", b"https://example.com:8080/p?q"),
+        (b"EXAMPLE.com", b"https://example.com/p?q"),
+        (b"[V1.Future]:81", b"https://[v1.future]:81/p?q"),
+    ],
 )
-async def test_hostile_host_headers(host: bytes) -> None:
-    scope = {"type": "http", "scheme": "http", "path": "/p", "query_string": b"q", "headers": []}
-    scope["headers"] = [(b"host", host)]
-    start, body = await call(scope)
-    assert start["status"] == 307
-    location = dict(start["headers"])[b"location"]
-    assert location.startswith(b"https://")
-    assert location.endswith(b"/p?q")
-    assert b"\r" not in location
-    assert b"\n" not in location
-    assert location.isascii()
-    assert body == {"type": "http.response.body", "body": b""}
+async def test_port_is_normalised(host: bytes, location: bytes) -> None:
+    assert await location_for(host, ("server.internal", 80)) == location
+
+
+HOSTILE = [
+    b"[::1]@attacker",
+    b"attacker@example.com",
+    b"api_service/evil",
+    b"a?b",
+    b"a#b",
+    b"a b",
+    b"[:::]",
+    b"[::ffff:999.999.999.999]",
+    b"[::1]:evil",
+    b"[::1]:",
+    b"[::1",
+    b"a:b:c",
+    b"example.com:65536",
+    b"example.com:99999999999999999999",
+    b"evil.com\r\nSet-Cookie: a=b",
+    b"\xff\xfe",
+    b"",
+    b"x" * 70_000 + b"/",
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("host", HOSTILE)
+async def test_hostile_host_falls_back_to_the_server_address(host: bytes) -> None:
+    assert (
+        await location_for(host, ("server.internal", 8443)) == b"https://server.internal:8443/p?q"
+    )
+    assert await location_for(host, ("::1", 443)) == b"https://[::1]/p?q"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("host", HOSTILE)
+async def test_hostile_host_without_server_address_is_refused(host: bytes) -> None:
+    recorder = Recorder()
+    await recorder.run(
+        HTTPSRedirectMiddleware(app), http_scope(headers=[(b"host", host)], server=None)
+    )
+    assert recorder.status == 400
+    assert recorder.body == b"Invalid host header"
+    assert (b"content-type", b"text/plain; charset=utf-8") in recorder.headers
+
+
+@pytest.mark.anyio
+async def test_no_host_header_uses_the_server_address() -> None:
+    recorder = Recorder()
+    scope = http_scope(headers=[], server=("10.0.0.1", 80))
+    await recorder.run(HTTPSRedirectMiddleware(app), scope)
+    assert dict(recorder.headers)[b"location"] == b"https://10.0.0.1/"
 
 
 @pytest.mark.anyio
 async def test_websocket_and_server_address() -> None:
-    scope: dict[str, Any] = {
-        "type": "websocket",
-        "scheme": "ws",
-        "path": "/chat",
-        "query_string": b"room=1",
-        "headers": [],
-        "server": ("10.0.0.1", 8000),
-    }
-    sent = await call(scope)
+    scope = websocket_scope(
+        path="/chat", query_string=b"room=1", headers=[], server=("10.0.0.1", 8000)
+    )
+    recorder = Recorder(last={"type": "websocket.connect"})
+    sent = await recorder.run(HTTPSRedirectMiddleware(app), scope)
     assert sent[0]["type"] == "websocket.http.response.start"
     assert sent[0]["status"] == 307
     assert dict(sent[0]["headers"])[b"location"] == b"wss://10.0.0.1:8000/chat?room=1"
     assert sent[1] == {"type": "websocket.http.response.body", "body": b""}
-    scope.update(type="http", scheme="http", server=("::1", 80))
-    sent = await call(scope)
-    assert dict(sent[0]["headers"])[b"location"] == b"https://[::1]/chat?room=1"
+
+
+@pytest.mark.anyio
+async def test_websocket_with_hostile_host_and_no_server_is_refused() -> None:
+    recorder = Recorder(last={"type": "websocket.connect"})
+    scope = websocket_scope(headers=[(b"host", b"[::1]@evil")], server=None)
+    sent = await recorder.run(HTTPSRedirectMiddleware(app), scope)
+    assert sent[0]["type"] == "websocket.http.response.start"
+    assert sent[0]["status"] == 400
+    assert sent[1]["body"] == b"Invalid host header"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("scope", [http_scope(scheme="https"), websocket_scope(scheme="wss")])
+async def test_secure_and_other_scopes_pass_through(scope: Scope) -> None:
+    reached: list[Scope] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope)
+
+    await HTTPSRedirectMiddleware(inner)(scope, Recorder().receive, Recorder().send)
+    await HTTPSRedirectMiddleware(inner)({"type": "lifespan"}, Recorder().receive, Recorder().send)
+    assert len(reached) == 2
 
 
 def test_usable_as_a_middleware_spec(test_client_factory: ClientFactory) -> None:

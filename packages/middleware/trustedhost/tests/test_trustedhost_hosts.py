@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
+from stellina_testing import ClientFactory, Recorder, http_scope, websocket_scope
 
 from stellina.middleware import Middleware
 from stellina.middleware.trustedhost import ENFORCE_DOMAIN_WILDCARD, TrustedHostMiddleware
-from stellina.testclient import TestClient
-from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
+from stellina.types import Receive, Scope, Send
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -112,34 +107,86 @@ def test_usable_as_a_middleware_spec(test_client_factory: ClientFactory) -> None
 
 @pytest.mark.anyio
 async def test_websocket_with_a_bad_host_gets_a_denial_response() -> None:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "websocket.connect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     middleware = TrustedHostMiddleware(app, allowed_hosts=["www.example.com"])
-    scope: dict[str, Any] = {
-        "type": "websocket",
-        "scheme": "ws",
-        "path": "/ws",
-        "query_string": b"",
-        "headers": [(b"host", b"evil.com")],
-    }
-    await middleware(scope, receive, send)
+    recorder = Recorder(last={"type": "websocket.connect"})
+    scope = websocket_scope(path="/ws", headers=[(b"host", b"evil.com")])
+    sent = await recorder.run(middleware, scope)
     assert [message["type"] for message in sent] == [
         "websocket.http.response.start",
         "websocket.http.response.body",
     ]
     assert sent[0]["status"] == 400
     assert sent[1]["body"] == b"Invalid host header"
-    sent.clear()
+    recorder = Recorder(last={"type": "websocket.connect"})
     scope["headers"] = [(b"host", b"example.com")]
-    await middleware(scope, receive, send)
+    sent = await recorder.run(middleware, scope)
     assert sent[0]["status"] == 307
     assert dict(sent[0]["headers"])[b"location"] == b"ws://www.example.com/ws"
+
+
+HOSTILE = [
+    "[::1]@attacker",
+    "api_service@attacker",
+    "api_service/evil",
+    "api_service?evil",
+    "api_service#evil",
+    "api service",
+    "[:::]",
+    "[::ffff:999.999.999.999]",
+    "[::1]:evil",
+    "[::1]:",
+    "[::1].",
+    "[::1]evil.example.com",
+    "api_service:",
+    "api_service:8o",
+    "api_service:-1",
+    "api_service.evil.example.com/x",
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("host", HOSTILE)
+async def test_hostile_host_never_matches(host: str) -> None:
+    allowed = ["[::1]", "api_service", "*.example.com", "www.api_service"]
+    recorder = Recorder()
+    scope = http_scope(headers=[(b"host", host.encode())])
+    await recorder.run(TrustedHostMiddleware(app, allowed_hosts=allowed), scope)
+    assert recorder.status == 400
+    assert recorder.body == b"Invalid host header"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "host", ["api_service:000080", "api_service:65535", "api_service:65536", "API_Service:1"]
+)
+async def test_port_is_not_part_of_the_match(host: str) -> None:
+    recorder = Recorder()
+    scope = http_scope(headers=[(b"host", host.encode())])
+    await recorder.run(TrustedHostMiddleware(app, allowed_hosts=["api_service"]), scope)
+    assert recorder.status == 200
+
+
+@pytest.mark.anyio
+async def test_www_redirect_never_echoes_a_hostile_host() -> None:
+    middleware = TrustedHostMiddleware(app, allowed_hosts=["www.example.com"])
+    for host in (b"example.com@evil", b"example.com/evil", b"example.com:1/x"):
+        recorder = Recorder()
+        await recorder.run(middleware, http_scope(headers=[(b"host", host)]))
+        assert recorder.status == 400
+    recorder = Recorder()
+    await recorder.run(middleware, http_scope(headers=[(b"host", b"Example.COM:000081")]))
+    assert dict(recorder.headers)[b"location"] == b"http://www.example.com:81/"
+
+
+@pytest.mark.anyio
+async def test_accepted_hosts_cache_stays_bounded() -> None:
+    middleware = TrustedHostMiddleware(app, allowed_hosts=["*.example.com"])
+    for number in range(1000):
+        recorder = Recorder()
+        host = f"h{number}.example.com".encode()
+        await recorder.run(middleware, http_scope(headers=[(b"host", host)]))
+        assert recorder.status == 200
+    assert len(middleware._accepted) <= 256
 
 
 @pytest.mark.anyio
@@ -149,13 +196,8 @@ async def test_lifespan_passes_through() -> None:
     async def lifespan_app(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append(scope["type"])
 
-    async def receive() -> Message:
-        raise AssertionError  # pragma: no cover
-
-    async def send(message: Message) -> None:
-        raise AssertionError  # pragma: no cover
-
+    recorder = Recorder()
     await TrustedHostMiddleware(lifespan_app, allowed_hosts=["a"])(
-        {"type": "lifespan"}, receive, send
+        {"type": "lifespan"}, recorder.receive, recorder.send
     )
     assert seen == ["lifespan"]

@@ -4,58 +4,26 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Collection
+from dataclasses import dataclass, field
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
+from stellina.asgi import TEXT_PLAIN, RawHeaders, add_vary, set_header
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY")
 SAFELISTED_HEADERS = {"Accept", "Accept-Language", "Content-Language", "Content-Type"}
 
 _ALLOW_ORIGIN = b"access-control-allow-origin"
-_VARY = b"vary"
 _ORIGIN = b"Origin"
-_VARY_ORIGIN = (_VARY, _ORIGIN)
 _PREFLIGHT_VARY = (
     b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers, "
     b"Access-Control-Request-Private-Network"
 )
-_TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 
 
 def _unsafe(value: bytes) -> bool:
     """Whether a client value must never be echoed into a response header."""
     return b"\r" in value or b"\n" in value or b"\0" in value
-
-
-def _set_header(headers: Headers, name: bytes, value: bytes) -> None:
-    """Replace every ``name`` header (names are lowercase in ASGI) by one with ``value``."""
-    found = -1
-    for index in range(len(headers) - 1, -1, -1):
-        if headers[index][0] == name:
-            if found != -1:
-                del headers[found]
-            found = index
-    if found == -1:
-        headers.append((name, value))
-    else:
-        headers[found] = (name, value)
-
-
-def _add_vary(headers: Headers, token: bytes) -> None:
-    """Add ``token`` to the ``Vary`` header unless it is listed already."""
-    for index, (name, value) in enumerate(headers):
-        if name == _VARY:
-            tokens = [part.strip().lower() for part in value.split(b",")]
-            if token.lower() not in tokens:
-                headers[index] = (_VARY, value + b", " + token)
-            return
-    headers.append((_VARY, token))
 
 
 def _send_with_vary(send: Send, message: Message) -> Awaitable[None]:
@@ -64,92 +32,77 @@ def _send_with_vary(send: Send, message: Message) -> Awaitable[None]:
     A plain function returning ``send``'s awaitable: no extra coroutine per message.
     """
     if message["type"] == "http.response.start":
-        headers = message.get("headers", ())
-        for name, _ in headers:
-            if name == _VARY:
-                headers = list(headers)
-                _add_vary(headers, _ORIGIN)
-                break
-        else:
-            headers = [*headers, _VARY_ORIGIN]
+        headers = list(message.get("headers", ()))
+        add_vary(headers, _ORIGIN)
         message["headers"] = headers
     return send(message)
 
 
+@dataclass(eq=False)
 class CORSMiddleware:
     """Answer CORS preflight requests and add CORS headers to the other responses.
 
-    Everything that does not depend on the request is computed here, once.
+    The policy is the constructor's arguments; everything that does not depend on the
+    request (the preflight headers, the simple-response headers) is derived from it once,
+    in `__post_init__`. With credentials a wildcard origin is never sent: the request's
+    allowed origin is echoed instead.
     """
 
-    __slots__ = (
-        "_allow_headers_lower",
-        "_allowed_origins",
-        "_explicit_origin",
-        "_origin_regex",
-        "_preflight_start",
-        "_simple_headers",
-        "allow_all_headers",
-        "allow_all_origins",
-        "allow_credentials",
-        "allow_headers",
-        "allow_methods",
-        "allow_origins",
-        "allow_private_network",
-        "app",
-        "expose_headers",
-        "max_age",
-    )
+    app: ASGIApp
+    allow_origins: Collection[str] = ()
+    allow_methods: Collection[str] = ("GET",)
+    allow_headers: Collection[str] = ()
+    allow_credentials: bool = False
+    allow_origin_regex: str | None = None
+    allow_private_network: bool = False
+    expose_headers: Collection[str] = ()
+    max_age: int = 600
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        allow_origins: Collection[str] = (),
-        allow_methods: Collection[str] = ("GET",),
-        allow_headers: Collection[str] = (),
-        allow_credentials: bool = False,
-        allow_origin_regex: str | None = None,
-        allow_private_network: bool = False,
-        expose_headers: Collection[str] = (),
-        max_age: int = 600,
-    ) -> None:
-        if "*" in allow_methods:
-            allow_methods = ALL_METHODS
-        self.app = app
-        self.allow_origins = tuple(allow_origins)
-        self.allow_methods = tuple(allow_methods)
-        self.allow_all_origins = "*" in allow_origins
-        self.allow_all_headers = "*" in allow_headers
-        self.allow_headers = sorted(SAFELISTED_HEADERS | set(allow_headers))
-        self.allow_credentials = allow_credentials
-        self.allow_private_network = allow_private_network
-        self.expose_headers = tuple(expose_headers)
-        self.max_age = max_age
+    allow_all_origins: bool = field(init=False, repr=False)
+    allow_all_headers: bool = field(init=False, repr=False)
+    allow_explicit_origin: bool = field(init=False, repr=False)
+    _allowed_origins: frozenset[str] = field(init=False, repr=False)
+    _allow_headers_lower: frozenset[str] = field(init=False, repr=False)
+    _origin_regex: re.Pattern[str] | None = field(init=False, repr=False)
+    _simple_headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False)
+    _preflight_start: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.allow_methods = ALL_METHODS if "*" in self.allow_methods else tuple(self.allow_methods)
+        self.allow_all_origins = "*" in self.allow_origins
+        self.allow_all_headers = "*" in self.allow_headers
+        self.allow_headers = sorted(SAFELISTED_HEADERS | set(self.allow_headers))
+        self.allow_explicit_origin = not self.allow_all_origins or self.allow_credentials
+        self._allowed_origins = frozenset(self.allow_origins)
         self._allow_headers_lower = frozenset(name.lower() for name in self.allow_headers)
-        self._origin_regex = None if allow_origin_regex is None else re.compile(allow_origin_regex)
-        self._allowed_origins = frozenset(allow_origins)
-        # With credentials a wildcard is never sent: the request's origin is echoed instead.
-        self._explicit_origin = not self.allow_all_origins or allow_credentials
+        regex = self.allow_origin_regex
+        self._origin_regex = None if regex is None else re.compile(regex)
+        self._simple_headers = tuple(self._simple_response_headers())
+        self._preflight_start = tuple(self._preflight_headers())
 
-        simple: Headers = []
+    def _simple_response_headers(self) -> RawHeaders:
+        headers: RawHeaders = []
         if self.allow_all_origins:
-            simple.append((_ALLOW_ORIGIN, b"*"))
-        if allow_credentials:
-            simple.append((b"access-control-allow-credentials", b"true"))
-        if expose_headers:
-            simple.append((b"access-control-expose-headers", ", ".join(expose_headers).encode()))
-        self._simple_headers = tuple(simple)
+            headers.append((_ALLOW_ORIGIN, b"*"))
+        if self.allow_credentials:
+            headers.append((b"access-control-allow-credentials", b"true"))
+        if self.expose_headers:
+            exposed = ", ".join(self.expose_headers).encode()
+            headers.append((b"access-control-expose-headers", exposed))
+        return headers
 
-        start: Headers = [(_VARY, _PREFLIGHT_VARY)]
-        if not self._explicit_origin:
-            start.append((_ALLOW_ORIGIN, b"*"))
-        start.append((b"access-control-allow-methods", ", ".join(self.allow_methods).encode()))
-        start.append((b"access-control-max-age", str(max_age).encode()))
+    def _preflight_headers(self) -> RawHeaders:
+        headers: RawHeaders = [(b"vary", _PREFLIGHT_VARY)]
+        if not self.allow_explicit_origin:
+            headers.append((_ALLOW_ORIGIN, b"*"))
+        headers.append((b"access-control-allow-methods", ", ".join(self.allow_methods).encode()))
+        headers.append((b"access-control-max-age", str(self.max_age).encode()))
         if not self.allow_all_headers:
-            start.append((b"access-control-allow-headers", ", ".join(self.allow_headers).encode()))
-        if allow_credentials:
-            start.append((b"access-control-allow-credentials", b"true"))
-        self._preflight_start = tuple(start)
+            allowed = ", ".join(self.allow_headers).encode()
+            headers.append((b"access-control-allow-headers", allowed))
+        if self.allow_credentials:
+            headers.append((b"access-control-allow-credentials", b"true"))
+        return headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -180,10 +133,10 @@ class CORSMiddleware:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", ()))
             for name, value in self._simple_headers:
-                _set_header(headers, name, value)
-            if self._explicit_origin and self.is_allowed_origin(origin.decode("latin-1")):
-                _set_header(headers, _ALLOW_ORIGIN, origin)
-            _add_vary(headers, _ORIGIN)
+                set_header(headers, name, value)
+            if self.allow_explicit_origin and self.is_allowed_origin(origin.decode("latin-1")):
+                set_header(headers, _ALLOW_ORIGIN, origin)
+            add_vary(headers, _ORIGIN)
             message["headers"] = headers
         return send(message)
 
@@ -200,7 +153,7 @@ class CORSMiddleware:
         headers = list(self._preflight_start)
         failures = []
         if self.is_allowed_origin(origin.decode("latin-1")):
-            if self._explicit_origin:
+            if self.allow_explicit_origin:
                 headers.append((_ALLOW_ORIGIN, origin))
         else:
             failures.append(b"origin")
@@ -227,6 +180,6 @@ class CORSMiddleware:
         else:
             status, body = 200, b"OK"
         headers.append((b"content-length", str(len(body)).encode()))
-        headers.append(_TEXT_PLAIN)
+        headers.append((b"content-type", TEXT_PLAIN))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -2,47 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-from urllib.parse import quote
+from stellina.asgi import (
+    PlainText,
+    get_header,
+    port_number,
+    redirect,
+    redirect_location,
+    split_host,
+)
+from stellina.types import ASGIApp, Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_URL_SAFE = ":/%#?=@[]!$&'()*+,;"
-_INSECURE = {"http": "https", "ws": "wss"}
-_DEFAULT_PORTS = ("80", "443")
+_SECURE = {"http": "https", "ws": "wss"}
+_INVALID_HOST = PlainText(400, "Invalid host header")
 
 
-def _netloc(scope: Scope) -> str:
-    """The request's host (and port unless 80 or 443), from the Host header or the server."""
-    for name, value in scope["headers"]:
-        if name == b"host":
-            header: str = value.decode("latin-1")
-            break
-    else:
-        server = scope.get("server")
-        if server is None:
-            return ""
-        host, port = server
-        header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    if not header.startswith("["):
-        host, _, port = header.partition(":")
-    elif "]:" in header:  # an IPv6 literal keeps its brackets
-        host, _, port = header.rpartition(":")
-    else:
-        return header
-    return host if port in _DEFAULT_PORTS else header
+def _netloc(host: str, port: int | None) -> str:
+    """``host`` with ``port``, unless the port is absent or a default one (80, 443)."""
+    return host if port is None or port == 80 or port == 443 else f"{host}:{port}"
+
+
+def _secure_netloc(scope: Scope) -> str | None:
+    """The host (and port) the redirect goes to; None when neither source can be used.
+
+    The Host header counts when it is a valid host with an optional port in range;
+    otherwise the server's own address does, so that a hostile header never reaches the URL.
+    """
+    value = get_header(scope["headers"], b"host")
+    if value is not None:
+        parts = split_host(value.decode("latin-1"))
+        if parts is not None:
+            host, port = parts
+            number = port_number(port)
+            if number is not None or not port:
+                return _netloc(host, number)
+    server = scope.get("server")
+    if not server:
+        return None
+    host, port = server
+    return _netloc(f"[{host}]" if ":" in host else host, port)
 
 
 class HTTPSRedirectMiddleware:
     """Answer every ``http``/``ws`` request with a 307 redirect to ``https``/``wss``.
 
-    The default ports 80 and 443 are dropped from the new URL, any other port is kept, and the
-    path and query string are preserved.
+    The default ports 80 and 443 are dropped from the new URL, any other port is kept, and
+    the path and query string are preserved. The host comes from a valid Host header, else
+    from the server's address; with neither, the answer is 400 "Invalid host header".
     """
 
     __slots__ = ("app",)
@@ -51,21 +56,13 @@ class HTTPSRedirectMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scheme = scope.get("scheme")
-        if scheme not in _INSECURE or scope["type"] not in ("http", "websocket"):
+        secure = _SECURE.get(scope.get("scheme", ""))
+        if secure is None or scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        url = f"{_INSECURE[scheme]}://{_netloc(scope)}"
-        url += scope["path"].encode("utf-8", "surrogatepass").decode("latin-1")
-        if scope.get("query_string"):
-            url += "?" + scope["query_string"].decode("latin-1")
-        location = quote(url.encode("latin-1"), safe=_URL_SAFE).encode("ascii")
-        prefix = "websocket." if scope["type"] == "websocket" else ""
-        await send(
-            {
-                "type": prefix + "http.response.start",
-                "status": 307,
-                "headers": [(b"content-length", b"0"), (b"location", location)],
-            }
-        )
-        await send({"type": prefix + "http.response.body", "body": b""})
+        websocket = scope["type"] == "websocket"
+        netloc = _secure_netloc(scope)
+        if netloc is None:
+            await _INVALID_HOST.send(send, websocket=websocket)
+            return
+        await redirect(send, redirect_location(secure, netloc, scope), websocket=websocket)
