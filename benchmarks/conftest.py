@@ -8,18 +8,18 @@ with stellina's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-IMPLS = ("bare", "stellina", "starlette")
+from benchlib import IMPLS
+
+from stellina.types import ASGIApp, Message, Scope
 
 
 def http_scope(

@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
-
-IMPLS = ("bare", "stellina", "starlette")
-
-
-async def bare_app(scope: Any, receive: Any, send: Any) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-length", b"2"), (b"content-type", b"text/plain; charset=utf-8")],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"ok"})
+from benchlib import IMPLS, OK, app_class, module
 
 
 def build_app(impl: str) -> Any:
     if impl == "bare":
-        return bare_app
-    applications = importlib.import_module(f"{impl}.applications")
-    responses = importlib.import_module(f"{impl}.responses")
-    routing = importlib.import_module(f"{impl}.routing")
+        return OK
+    responses = module(impl, "responses")
+    routing = module(impl, "routing")
 
     async def endpoint(request: Any) -> Any:
         return responses.PlainTextResponse("ok")
 
-    app_class = applications.Stellina if impl == "stellina" else applications.Starlette
-    return app_class(routes=[routing.Route("/", endpoint)])
+    return app_class(impl)(routes=[routing.Route("/", endpoint)])
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -6,13 +6,9 @@ import importlib
 from typing import Any
 
 import pytest
+from benchlib import OK
 
-HEADERS = [(b"content-length", b"2"), (b"content-type", b"text/plain; charset=utf-8")]
-
-
-async def hello(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-    await send({"type": "http.response.body", "body": b"ok"})
+hello = OK
 
 
 def build(impl: str) -> Any:

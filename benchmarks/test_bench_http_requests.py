@@ -2,96 +2,54 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
 import pytest
+from benchlib import IMPLS, KIB, MIB, drain, json_items, module, split
 
-IMPLS = ("bare", "stellina", "starlette")
-KIB = 1024
-MIB = 1024 * KIB
-CHUNK = 64 * KIB
-
-START = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
-END = {"type": "http.response.body", "body": b""}
+EMPTY = b""
 
 
-async def bare_body(scope: Any, receive: Any, send: Any) -> None:
-    parts = []
-    more = True
-    while more:
-        message = await receive()
-        parts.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    body = b"".join(parts)
-    await send(START)
-    await send({**END, "body": body[:0]})
+async def bare_read(scope: Any, receive: Any, send: Any) -> None:
+    body = await drain(receive)
+    if scope["headers"][-1][1] == b"application/json":
+        json.loads(body)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": EMPTY})
 
 
-async def bare_stream(scope: Any, receive: Any, send: Any) -> None:
-    more = True
-    while more:
-        message = await receive()
-        more = message.get("more_body", False)
-    await send(START)
-    await send(END)
+async def read_body(request: Any) -> None:
+    await request.body()
 
 
-async def bare_json(scope: Any, receive: Any, send: Any) -> None:
-    parts = []
-    more = True
-    while more:
-        message = await receive()
-        parts.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    json.loads(b"".join(parts))
-    await send(START)
-    await send(END)
+async def read_stream(request: Any) -> None:
+    async for _ in request.stream():
+        pass
 
 
-BARE = {"body": bare_body, "stream": bare_stream, "json": bare_json}
+async def read_json(request: Any) -> None:
+    await request.json()
+
+
+READERS = {"body": read_body, "stream": read_stream, "json": read_json}
 
 
 def build_app(impl: str, operation: str) -> Any:
     if impl == "bare":
-        return BARE[operation]
-    request_class = importlib.import_module(f"{impl}.requests").Request
+        return bare_read
+    request_class = module(impl, "requests").Request
+    read = READERS[operation]
 
-    if operation == "body":
-
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            await request_class(scope, receive).body()
-            await send(START)
-            await send(END)
-
-    elif operation == "stream":
-
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            async for _ in request_class(scope, receive).stream():
-                pass
-            await send(START)
-            await send(END)
-
-    else:
-
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            await request_class(scope, receive).json()
-            await send(START)
-            await send(END)
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await read(request_class(scope, receive))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": EMPTY})
 
     return app
 
 
-def split(payload: bytes, chunked: bool) -> list[bytes]:
-    if not chunked:
-        return [payload]
-    return [payload[index : index + CHUNK] for index in range(0, len(payload), CHUNK)]
-
-
 SIZES = {"1KiB": KIB, "1MiB": MIB, "10MiB": 10 * MIB}
-
-
 # 1 KiB fits in one 64 KiB chunk, so it only has the one-message case.
 BODY_CASES = [("1KiB", False), ("1MiB", False), ("1MiB", True), ("10MiB", False), ("10MiB", True)]
 
@@ -114,31 +72,19 @@ def test_request_body(
 ) -> None:
     label = "64 KiB chunks" if chunked else "one message"
     benchmark.group = f"request.{operation}() {size}, {label}"
-    body = split(b"x" * SIZES[size], chunked)
+    payload = b"x" * SIZES[size]
+    body = split(payload) if chunked else [payload]
     app = build_app(impl, operation)
-    scope = make_scope("/", method="POST")
-    assert driver.call(app, scope, body)[0]["status"] == 200
-    benchmark(driver.call, app, scope, body)
-
-
-def json_payload(size: int) -> bytes:
-    items = []
-    total = 0
-    index = 0
-    while total < size:
-        item = {"id": index, "name": f"item-{index}", "tags": ["a", "b"], "price": index * 1.5}
-        items.append(item)
-        total += len(json.dumps(item)) + 2
-        index += 1
-    return json.dumps({"items": items}).encode()
+    messages = benchmark(driver.call, app, make_scope("/", method="POST"), body)
+    assert messages[0]["status"] == 200
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("size", ["1KiB", "1MiB"])
 def test_request_json(benchmark: Any, driver: Any, make_scope: Any, size: str, impl: str) -> None:
     benchmark.group = f"request.json() {size}"
-    body = split(json_payload(SIZES[size]), chunked=size != "1KiB")
+    body = split(json.dumps(json_items(SIZES[size])).encode())
     app = build_app(impl, "json")
     scope = make_scope("/", method="POST", headers=[(b"content-type", b"application/json")])
-    assert driver.call(app, scope, body)[0]["status"] == 200
-    benchmark(driver.call, app, scope, body)
+    messages = benchmark(driver.call, app, scope, body)
+    assert messages[0]["status"] == 200

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import random
 from typing import Any
 
 import pytest
+from benchlib import IMPLS, KIB, MIB, PEERS, drain, fixed_app, module
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
-IMPLS = ("bare", "stellina", "starlette")
-PEERS = ("stellina", "starlette")
-
-
-def body_app(body: bytes, content_type: bytes = b"application/json") -> ASGIApp:
-    start = {"type": "http.response.start", "status": 200}
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({**start, "headers": list(headers)})
-        await send({"type": "http.response.body", "body": body})
-
-    return app
-
-
-HELLO = body_app(b'{"hello": "world"}')
+HELLO = fixed_app(b'{"hello": "world"}', b"application/json")
 
 
 def json_body(size: int) -> bytes:
@@ -43,15 +26,10 @@ def json_body(size: int) -> bytes:
     return json.dumps(items).encode()[:size]
 
 
-def middleware_module(impl: str, name: str) -> Any:
-    package = "starlette" if impl == "starlette" else "stellina"
-    return __import__(f"{package}.middleware.{name}", fromlist=["_"])
-
-
 def wrap(impl: str, name: str, cls: str, app: ASGIApp, **options: Any) -> ASGIApp:
     if impl == "bare":
         return app
-    middleware: ASGIApp = getattr(middleware_module(impl, name), cls)(app, **options)
+    middleware: ASGIApp = getattr(module(impl, f"middleware.{name}"), cls)(app, **options)
     return middleware
 
 
@@ -109,17 +87,83 @@ def test_gzip_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: s
     run(benchmark, driver, app, make_scope(headers=ACCEPT_GZIP))
 
 
+PROSE = (
+    b"The quick brown fox jumps over the lazy dog while the committee reviews the minutes "
+    b"of its previous meeting, finds them accurate, and adjourns until the next full moon. "
+)
+GZIP_BODIES = {
+    "32KiB JSON": (lambda: json_body(32 * KIB), b"application/json"),
+    "1MiB JSON": (lambda: json_body(MIB), b"application/json"),
+    "32KiB text": (lambda: (PROSE * (32 * KIB // len(PROSE) + 1))[: 32 * KIB], b"text/plain"),
+    "32KiB incompressible": (lambda: random.Random(16).randbytes(32 * KIB), b"text/plain"),
+}
+GZIP_CASES = [(body, level) for body in ("32KiB JSON", "1MiB JSON") for level in (1, 6, 9)]
+GZIP_CASES += [("32KiB text", 1), ("32KiB incompressible", 1)]
+
+
 @pytest.mark.parametrize("impl", PEERS)
-@pytest.mark.parametrize("level", [1, 6, 9])
-@pytest.mark.parametrize("size", [32 * 1024, 1024 * 1024], ids=["32KiB", "1MiB"])
+@pytest.mark.parametrize(("body", "level"), GZIP_CASES, ids=[f"{b}-{lv}" for b, lv in GZIP_CASES])
 def test_gzip_compress(
-    benchmark: Any, driver: Any, make_scope: Any, impl: str, level: int, size: int
+    benchmark: Any, driver: Any, make_scope: Any, impl: str, body: str, level: int
 ) -> None:
-    label = "32KiB" if size < 1024 * 1024 else "1MiB"
-    benchmark.group = f"gzip: {label} level {level}"
-    app = wrap(impl, "gzip", "GZipMiddleware", body_app(json_body(size)), compresslevel=level)
+    benchmark.group = f"gzip: {body} level {level}"
+    make_body, content_type = GZIP_BODIES[body]
+    inner = fixed_app(make_body(), content_type)
+    app = wrap(impl, "gzip", "GZipMiddleware", inner, compresslevel=level)
     messages = benchmark(driver.call, app, make_scope(headers=ACCEPT_GZIP))
     assert dict(messages[0]["headers"])[b"content-encoding"] == b"gzip"
+
+
+BIG_JSON = json_body(10 * MIB)
+
+
+async def sink(message: Message) -> None:
+    pass
+
+
+async def tiny_request_beside(big: asyncio.Task[None], tiny: ASGIApp, scope: Scope) -> None:
+    """Answer one tiny request on a loop that is also compressing ``big``'s 10 MiB body."""
+    await asyncio.sleep(0)  # ``big`` starts first: the tiny request arrives mid-compression
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await tiny(dict(scope), receive, send)
+    assert sent[0]["status"] == 200
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_gzip_loop_responsiveness(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
+    """The latency of a tiny request while a 10 MiB response compresses (bare: sent as is)."""
+    benchmark.group = "gzip: tiny request while 10 MiB compresses"
+    big_app = wrap(impl, "gzip", "GZipMiddleware", fixed_app(BIG_JSON, b"application/json"))
+    tiny = wrap(impl, "gzip", "GZipMiddleware", HELLO)
+    scope = make_scope(headers=ACCEPT_GZIP)
+    loop = driver.loop
+    pending: list[asyncio.Task[None]] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    def finish_big() -> None:
+        while pending:
+            loop.run_until_complete(pending.pop())
+
+    def start_big() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        finish_big()  # the previous round's big response finishes outside the timing
+        task = loop.create_task(big_app(dict(scope), receive, sink))
+        pending.append(task)
+        return (task,), {}
+
+    def tiny_request(task: asyncio.Task[None]) -> None:
+        loop.run_until_complete(tiny_request_beside(task, tiny, scope))
+
+    benchmark.pedantic(tiny_request, setup=start_big, rounds=10, warmup_rounds=1)
+    finish_big()
 
 
 # --- Sessions ---------------------------------------------------------------------------
@@ -215,10 +259,7 @@ def test_httpsredirect_redirect(benchmark: Any, driver: Any, make_scope: Any, im
 
 def limit_app(impl: str) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        more = True
-        while more:
-            message = await receive()
-            more = message.get("more_body", False)
+        await drain(receive)
         await HELLO(scope, receive, send)
 
     if impl == "bare":

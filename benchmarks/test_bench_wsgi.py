@@ -8,13 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from benchlib import OK
 
-HEADERS = [(b"content-length", b"2"), (b"content-type", b"text/plain; charset=utf-8")]
-
-
-async def bare_hello(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-    await send({"type": "http.response.body", "body": b"ok"})
+bare_hello = OK
 
 
 def wsgi_hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
