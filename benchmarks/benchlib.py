@@ -8,9 +8,10 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stellina.types import ASGIApp, Message, Receive, Scope, Send
+if TYPE_CHECKING:  # the Starlette variants import this module too: no stellina at run time
+    from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -53,6 +54,24 @@ async def drain(receive: Receive) -> bytes:
         parts.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(parts)
+
+
+def resource_routes(routing: Any, resources: int, endpoint: Any, item: Any = None) -> list[Any]:
+    """``resources`` x ("/r{i}", "/r{i}/{id:int}", ".../items", ".../items/{item}") routes.
+
+    ``item`` (default ``endpoint``) serves the last, most parameterised path of each resource.
+    """
+    paths = (
+        "/r{i}",
+        "/r{i}/{{id:int}}",
+        "/r{i}/{{id:int}}/items",
+        "/r{i}/{{id:int}}/items/{{item}}",
+    )
+    return [
+        routing.Route(path.format(i=i), item if item is not None and "{item}" in path else endpoint)
+        for i in range(resources)
+        for path in paths
+    ]
 
 
 def split(payload: bytes, size: int = CHUNK) -> list[bytes]:

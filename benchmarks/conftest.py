@@ -28,6 +28,7 @@ def http_scope(
     headers: Iterable[tuple[bytes, bytes]] = (),
     query_string: bytes = b"",
     extensions: dict[str, Any] | None = None,
+    scheme: str = "http",
 ) -> Scope:
     """An HTTP scope as uvicorn would send it."""
     return {
@@ -35,7 +36,7 @@ def http_scope(
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
         "method": method,
-        "scheme": "http",
+        "scheme": scheme,
         "server": ("127.0.0.1", 8000),
         "client": ("127.0.0.1", 50000),
         "root_path": "",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchlib import json_items
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -58,23 +59,11 @@ def test_hello(benchmark: Any, driver: Any, make_scope: Any, case: str, impl: st
     benchmark(driver.call, app, scope)
 
 
-def json_document(size: int) -> Any:
-    items = []
-    total = 0
-    index = 0
-    while total < size:
-        item = {"id": index, "name": f"item-{index}", "tags": ["a", "ü"], "price": index * 1.5}
-        items.append(item)
-        total += len(json.dumps(item)) + 2
-        index += 1
-    return {"items": items}
-
-
 @pytest.mark.parametrize("impl", ["stellina", "starlette"])
 @pytest.mark.parametrize("size", ["1KiB", "1MiB"])
 def test_json(benchmark: Any, driver: Any, make_scope: Any, size: str, impl: str) -> None:
     benchmark.group = f"JSONResponse {size}"
-    document = json_document(KIB if size == "1KiB" else MIB)
+    document = json_items(KIB if size == "1KiB" else MIB)
     response_class = responses(impl).JSONResponse
 
     async def app(scope: Any, receive: Any, send: Any) -> None:

@@ -49,13 +49,6 @@ CORS_OPTIONS = {
 }
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-def test_cors_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
-    benchmark.group = "cors: no Origin (pass-through)"
-    app = wrap(impl, "cors", "CORSMiddleware", HELLO, **CORS_OPTIONS)
-    run(benchmark, driver, app, make_scope())
-
-
 @pytest.mark.parametrize("impl", PEERS)
 def test_cors_simple(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
     benchmark.group = "cors: simple request"
@@ -78,13 +71,6 @@ def test_cors_preflight(benchmark: Any, driver: Any, make_scope: Any, impl: str)
 # --- GZip -------------------------------------------------------------------------------
 
 ACCEPT_GZIP = [(b"accept-encoding", b"gzip, deflate, br, zstd")]
-
-
-@pytest.mark.parametrize("impl", IMPLS)
-def test_gzip_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
-    benchmark.group = "gzip: small body (pass-through)"
-    app = wrap(impl, "gzip", "GZipMiddleware", HELLO)
-    run(benchmark, driver, app, make_scope(headers=ACCEPT_GZIP))
 
 
 PROSE = (
@@ -193,13 +179,6 @@ def session_cookie() -> bytes:
     return b"theme=dark; session=" + itsdangerous.TimestampSigner(SECRET).sign(payload)
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-def test_sessions_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
-    benchmark.group = "sessions: no cookie, untouched"
-    app = wrap(impl, "sessions", "SessionMiddleware", HELLO, secret_key=SECRET)
-    run(benchmark, driver, app, make_scope())
-
-
 @pytest.mark.parametrize("impl", PEERS)
 def test_sessions_load(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
     benchmark.group = "sessions: load"
@@ -220,13 +199,6 @@ def test_sessions_save(benchmark: Any, driver: Any, make_scope: Any, impl: str) 
 HOSTS = ["example.com", "*.example.org", "127.0.0.1", "localhost"]
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-def test_trustedhost_pass_through(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
-    benchmark.group = "trustedhost: allowed host (pass-through)"
-    app = wrap(impl, "trustedhost", "TrustedHostMiddleware", HELLO, allowed_hosts=HOSTS)
-    run(benchmark, driver, app, make_scope())
-
-
 @pytest.mark.parametrize("impl", PEERS)
 def test_trustedhost_refused(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
     benchmark.group = "trustedhost: refused host"
@@ -236,22 +208,41 @@ def test_trustedhost_refused(benchmark: Any, driver: Any, make_scope: Any, impl:
     run(benchmark, driver, app, scope, status=400)
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-def test_httpsredirect_pass_through(
-    benchmark: Any, driver: Any, make_scope: Any, impl: str
-) -> None:
-    benchmark.group = "httpsredirect: https (pass-through)"
-    app = wrap(impl, "httpsredirect", "HTTPSRedirectMiddleware", HELLO)
-    scope = make_scope()
-    scope["scheme"] = "https"
-    run(benchmark, driver, app, scope)
-
-
 @pytest.mark.parametrize("impl", PEERS)
 def test_httpsredirect_redirect(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
     benchmark.group = "httpsredirect: redirect"
     app = wrap(impl, "httpsredirect", "HTTPSRedirectMiddleware", HELLO)
     run(benchmark, driver, app, make_scope(path="/a/b", query_string=b"x=1"), status=307)
+
+
+# --- Pass-through: the middleware has nothing to do --------------------------------------
+
+PASS_THROUGH: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
+    "cors: no Origin (pass-through)": ("cors", "CORSMiddleware", CORS_OPTIONS, {}),
+    "gzip: small body (pass-through)": ("gzip", "GZipMiddleware", {}, {"headers": ACCEPT_GZIP}),
+    "sessions: no cookie, untouched": ("sessions", "SessionMiddleware", {"secret_key": SECRET}, {}),
+    "trustedhost: allowed host (pass-through)": (
+        "trustedhost",
+        "TrustedHostMiddleware",
+        {"allowed_hosts": HOSTS},
+        {},
+    ),
+    "httpsredirect: https (pass-through)": (
+        "httpsredirect",
+        "HTTPSRedirectMiddleware",
+        {},
+        {"scheme": "https"},
+    ),
+}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("case", list(PASS_THROUGH))
+def test_pass_through(benchmark: Any, driver: Any, make_scope: Any, case: str, impl: str) -> None:
+    benchmark.group = case
+    name, cls, options, scope_options = PASS_THROUGH[case]
+    app = wrap(impl, name, cls, HELLO, **options)
+    run(benchmark, driver, app, make_scope(**scope_options))
 
 
 # --- Body limit (no Starlette peer) ---------------------------------------------------------

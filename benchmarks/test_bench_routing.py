@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from benchlib import resource_routes
 
 IMPLS = ("bare", "stellina", "starlette")
 
@@ -39,14 +40,7 @@ def build_router(impl: str, resources: int) -> Any:
     async def endpoint(request: Any) -> Any:
         return response
 
-    routes = []
-    for i in range(resources):
-        routes += [
-            routing.Route(f"/r{i}", endpoint),
-            routing.Route(f"/r{i}/{{id:int}}", endpoint),
-            routing.Route(f"/r{i}/{{id:int}}/items", endpoint),
-            routing.Route(f"/r{i}/{{id:int}}/items/{{item}}", endpoint),
-        ]
+    routes = resource_routes(routing, resources, endpoint)
     return routing.Router(routes)
 
 

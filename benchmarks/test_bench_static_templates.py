@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchlib import body_size
 
 IMPLS = ("stellina", "starlette")
 SMALL = bytes(range(256)) * 4  # 1 KiB
@@ -32,10 +33,6 @@ def static_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def static_app(impl: str, directory: Path) -> Any:
     return importlib.import_module(f"{impl}.staticfiles").StaticFiles(directory=directory)
-
-
-def body_size(messages: list[dict[str, Any]]) -> int:
-    return sum(len(m.get("body", b"")) for m in messages if m["type"] == "http.response.body")
 
 
 @pytest.mark.parametrize("impl", IMPLS)

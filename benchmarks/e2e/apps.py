@@ -11,7 +11,13 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchlib import resource_routes
 
 FRAMEWORK = os.environ.get("E2E_FRAMEWORK", "stellina")
 WITH_MIDDLEWARE = os.environ.get("E2E_MIDDLEWARE") == "1"
@@ -73,13 +79,7 @@ def build(package: str) -> Any:
             await websocket.send_text(message.get("text") or "")
 
     routes = [routing.Route("/plaintext", plaintext), routing.Route("/json", json_hello)]
-    for i in range(RESOURCES):
-        routes += [
-            routing.Route(f"/r{i}", plaintext),
-            routing.Route(f"/r{i}/{{id:int}}", plaintext),
-            routing.Route(f"/r{i}/{{id:int}}/items", plaintext),
-            routing.Route(f"/r{i}/{{id:int}}/items/{{item}}", item),
-        ]
+    routes += resource_routes(routing, RESOURCES, plaintext, item)
     routes += [
         routing.WebSocketRoute("/ws", echo),
         routing.Mount("/static", staticfiles.StaticFiles(directory=STATIC_DIR), name="static"),
