@@ -10,6 +10,7 @@ from contextvars import ContextVar
 import anyio
 import pytest
 
+from stellina.asgi import StellinaDeprecationWarning
 from stellina.concurrency import (
     iterate_in_threadpool,
     run_in_threadpool,
@@ -97,7 +98,7 @@ async def test_run_until_first_complete_cancels_the_rest() -> None:
         await anyio.sleep(10)
         finished.append("slow")  # pragma: no cover
 
-    with pytest.deprecated_call(match="run_until_first_complete is deprecated"):
+    with pytest.warns(StellinaDeprecationWarning, match="run_until_first_complete is deprecated"):
         with anyio.fail_after(5):
             await run_until_first_complete((slow, {}), (fast, {"label": "fast"}))
     assert finished == ["fast"]
@@ -111,7 +112,7 @@ async def test_run_until_first_complete_propagates_errors() -> None:
     async def slow() -> None:
         await anyio.sleep(10)
 
-    with pytest.deprecated_call(), pytest.raises(ExceptionGroup) as info:
+    with pytest.warns(StellinaDeprecationWarning), pytest.raises(ExceptionGroup) as info:
         await run_until_first_complete((fail, {}), (slow, {}))
     assert info.group_contains(RuntimeError, match="task failed")
 

@@ -73,9 +73,10 @@ def test_immutable_multidict_equality() -> None:
     assert ImmutableMultiDict([("a", "1"), ("a", "2")]) != ImmutableMultiDict([("a", "2")])
     assert ImmutableMultiDict([("a", "1")]) != {"a": "1"}
     assert ImmutableMultiDict([("a", "1")]) != [("a", "1")]
-    # values that cannot be ordered are compared as multisets
+    # the order of keys does not count, the order of each key's values does
     x, y = object(), object()
-    assert ImmutableMultiDict([("k", x), ("k", y)]) == ImmutableMultiDict([("k", y), ("k", x)])
+    assert ImmutableMultiDict([("k", x), ("j", y)]) == ImmutableMultiDict([("j", y), ("k", x)])
+    assert ImmutableMultiDict([("k", x), ("k", y)]) != ImmutableMultiDict([("k", y), ("k", x)])
     assert ImmutableMultiDict([("k", x)]) != ImmutableMultiDict([("k", y)])
     assert ImmutableMultiDict([("k", x)]) != ImmutableMultiDict([("k", x), ("k", x)])
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from stellina import status
-from stellina.exceptions import HTTPException, WebSocketException
+from stellina.exceptions import HTTPException, StellinaDeprecationWarning, WebSocketException
 
 
 def test_every_http_constant_matches_its_code_and_name() -> None:
@@ -53,7 +53,7 @@ def test_all_names_exist() -> None:
 )
 def test_deprecated_names_warn(old: str, new: str) -> None:
     message = f"'{old}' is deprecated. Use '{new}' instead."
-    with pytest.warns(DeprecationWarning, match=re.escape(message)):
+    with pytest.warns(StellinaDeprecationWarning, match=re.escape(message)):
         value = getattr(status, old)
     assert value == getattr(status, new)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, ParamSpec
 
 from stellina.concurrency import is_async_callable, run_in_threadpool
@@ -13,21 +14,21 @@ P = ParamSpec("P")
 
 
 class BackgroundTask:
-    """A call to ``func(*args, **kwargs)``; a sync ``func`` runs in a worker thread."""
+    """A call to ``func(*args, **kwargs)``, made when the task is awaited.
+
+    A coroutine function is awaited on the event loop; anything else runs in a worker thread.
+    """
 
     __slots__ = ("args", "func", "is_async", "kwargs")
 
     def __init__(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
-        self.func = func
-        self.args = args
-        self.kwargs = kwargs
+        self.func, self.args, self.kwargs = func, args, kwargs
         self.is_async = is_async_callable(func)
 
-    async def __call__(self) -> None:
-        if self.is_async:
-            await self.func(*self.args, **self.kwargs)
-        else:
-            await run_in_threadpool(self.func, *self.args, **self.kwargs)
+    def __call__(self) -> Awaitable[Any]:
+        """The awaitable that runs the call (no extra coroutine frame for async work)."""
+        runner = self.func if self.is_async else partial(run_in_threadpool, self.func)
+        return runner(*self.args, **self.kwargs)  # type: ignore[no-any-return]
 
 
 class BackgroundTasks(BackgroundTask):
@@ -36,12 +37,12 @@ class BackgroundTasks(BackgroundTask):
     __slots__ = ("tasks",)
 
     def __init__(self, tasks: Sequence[BackgroundTask] | None = None) -> None:
-        self.tasks = list(tasks) if tasks else []
+        self.tasks = list(tasks or ())
 
     def add_task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
-        """Append a call to ``func(*args, **kwargs)``."""
+        """Queue ``func(*args, **kwargs)`` after the tasks already added."""
         self.tasks.append(BackgroundTask(func, *args, **kwargs))
 
-    async def __call__(self) -> None:
+    async def __call__(self) -> None:  # type: ignore[override]
         for task in self.tasks:
             await task()

@@ -11,6 +11,8 @@ from typing import Any, ParamSpec, TypeVar
 import anyio.to_thread
 from anyio import create_task_group
 
+from stellina.asgi import StellinaDeprecationWarning
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -31,7 +33,7 @@ async def run_until_first_complete(
     """Run each ``(func, kwargs)`` concurrently; cancel the rest once one returns (deprecated)."""
     warnings.warn(
         "run_until_first_complete is deprecated and will be removed in a future version.",
-        DeprecationWarning,
+        StellinaDeprecationWarning,
         stacklevel=2,
     )
     async with create_task_group() as group:

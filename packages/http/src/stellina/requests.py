@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator, Coroutine, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator, Mapping
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, cast, overload
 
 import anyio
 
+from stellina.asgi import MAX_BODY_SIZE_SCOPE_KEY, BodyLimit, declared_length, too_large
 from stellina.datastructures import URL, Address, FormData, Headers, QueryParams, State
-from stellina.exceptions import HTTPException
+from stellina.exceptions import ClientDisconnect, HTTPException
 from stellina.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ else:
     # Type-parameter defaults need Python 3.13 at runtime; only checkers use them.
     StateT = TypeVar("StateT")
 
+_V = TypeVar("_V")
+
 __all__ = [
     "ClientDisconnect",
     "HTTPConnection",
@@ -35,14 +38,12 @@ __all__ = [
     "empty_send",
 ]
 
-SERVER_PUSH_HEADERS_TO_COPY = {
-    "accept",
-    "accept-encoding",
-    "accept-language",
-    "cache-control",
-    "user-agent",
-}
-_PUSH_HEADER_NAMES = frozenset(name.encode("latin-1") for name in SERVER_PUSH_HEADERS_TO_COPY)
+# The request headers a pushed request inherits (`send_push_promise`).
+_PUSH_HEADER_NAMES = frozenset(
+    (b"accept", b"accept-encoding", b"accept-language", b"cache-control", b"user-agent")
+)
+SERVER_PUSH_HEADERS_TO_COPY = {name.decode("latin-1") for name in _PUSH_HEADER_NAMES}
+_FORBIDDEN_IN_LINK = re.compile(rb"[\r\n\x00]")
 
 # One pass over a quoted cookie value: `\ooo` octal escapes and `\c` escapes.
 _cookie_escape = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))")
@@ -78,25 +79,73 @@ def cookie_parser(cookie_string: str) -> dict[str, str]:
     return cookies
 
 
-class ClientDisconnect(Exception):
-    """The client went away before the request body was fully read."""
+class _Lazy(Generic[_V]):
+    """A view of the scope, computed on first access and then kept in the instance.
+
+    A non-data descriptor: once the value sits in the instance ``__dict__``, attribute
+    lookup finds it there without calling back here.
+    """
+
+    def __init__(self, build: Callable[[Any], _V]) -> None:
+        self.build = build
+        self.name = build.__name__
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, connection: None, owner: type) -> _Lazy[_V]: ...
+
+    @overload
+    def __get__(self, connection: object, owner: type) -> _V: ...
+
+    def __get__(self, connection: object | None, owner: type) -> _Lazy[_V] | _V:
+        if connection is None:
+            return self
+        value = connection.__dict__[self.name] = self.build(connection)
+        return value
+
+
+def _base_url_of(scope: Scope) -> URL:
+    root_path: str = scope.get("app_root_path", scope.get("root_path", ""))
+    base_scope = {
+        **scope,
+        "path": root_path if root_path.endswith("/") else root_path + "/",
+        "query_string": b"",
+        "root_path": root_path,
+    }
+    return URL(scope=base_scope)
+
+
+def _cookies_of(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    cookies: dict[str, str] = {}
+    for name, value in raw_headers:
+        if name == b"cookie":
+            cookies.update(cookie_parser(value.decode("latin-1")))
+    return cookies
+
+
+def _scope_entry(key: str, middleware: str, attribute: str) -> Callable[[HTTPConnection], Any]:
+    """A getter for what ``middleware`` puts in ``scope[key]``, asserting that it ran."""
+
+    def read(connection: HTTPConnection) -> Any:
+        scope = connection.scope
+        assert key in scope, f"{middleware} must be installed to access request.{attribute}"
+        return scope[key]
+
+    return read
 
 
 class HTTPConnection(Mapping[str, Any], Generic[StateT]):
-    """What HTTP requests and WebSocket sessions share: a read-only mapping over the scope."""
+    """What HTTP requests and WebSocket sessions share: a read-only mapping over the scope.
 
-    # `__dict__` and `__weakref__` keep connections open to user attributes and weak
-    # references, as plain classes are; the scope stays in a slot.
+    Connections compare and hash by identity, not as mappings. Their views of the scope
+    (``url``, ``headers``, ``cookies``...) are built on first access, once.
+    """
+
+    # `__dict__` holds the views once built (and user attributes); the scope is a slot.
     __slots__ = ("__dict__", "__weakref__", "scope")
 
-    # Lazy views: these class-level Nones stand until first access stores the view in the
-    # instance, so building a connection sets no more than the scope.
-    _url: URL | None = None
-    _base_url: URL | None = None
-    _headers: Headers | None = None
-    _query_params: QueryParams | None = None
-    _cookies: dict[str, str] | None = None
-    _state: State | None = None
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         assert scope["type"] in ("http", "websocket")
@@ -111,125 +160,86 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
     def __len__(self) -> int:
         return len(self.scope)
 
-    # Connections compare and hash by identity, not as mappings.
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
+    @_Lazy
+    def url(self) -> URL:
+        """The full URL of the connection."""
+        return URL(scope=self.scope)
+
+    @_Lazy
+    def base_url(self) -> URL:
+        """The URL of the application root: scheme, host and root path."""
+        return _base_url_of(self.scope)
+
+    @_Lazy
+    def headers(self) -> Headers:
+        """The request headers: case-insensitive and multi-valued."""
+        return Headers(scope=self.scope)
+
+    @_Lazy
+    def query_params(self) -> QueryParams:
+        """The parsed query string."""
+        return QueryParams(self.scope["query_string"])
+
+    @_Lazy
+    def cookies(self) -> dict[str, str]:
+        """The cookies of every ``Cookie`` header."""
+        return _cookies_of(self.scope["headers"])
+
+    @_Lazy
+    def _state_view(self) -> State:
+        return State(self.scope.setdefault("state", {}))
+
+    @property
+    def state(self) -> StateT:
+        """Attribute access over ``scope["state"]``, which lifespan state is copied into."""
+        return cast(StateT, self._state_view)
 
     @property
     def app(self) -> Any:
-        """The application that received this connection (`scope["app"]`)."""
+        """The application that received this connection (``scope["app"]``)."""
         return self.scope["app"]
-
-    @property
-    def url(self) -> URL:
-        """The full URL of the connection, built once from the scope."""
-        url = self._url
-        if url is None:
-            self._url = url = URL(scope=self.scope)
-        return url
-
-    @property
-    def base_url(self) -> URL:
-        """The URL of the application root (scheme, host and root path)."""
-        if self._base_url is not None:
-            return self._base_url
-        scope = dict(self.scope)
-        root_path = scope.get("app_root_path", scope.get("root_path", ""))
-        scope["path"] = root_path if root_path.endswith("/") else root_path + "/"
-        scope["query_string"] = b""
-        scope["root_path"] = root_path
-        self._base_url = url = URL(scope=scope)
-        return url
-
-    @property
-    def headers(self) -> Headers:
-        """The request headers: case-insensitive and multi-valued."""
-        headers = self._headers
-        if headers is None:
-            self._headers = headers = Headers(scope=self.scope)
-        return headers
-
-    @property
-    def query_params(self) -> QueryParams:
-        """The parsed query string."""
-        params = self._query_params
-        if params is None:
-            self._query_params = params = QueryParams(self.scope["query_string"])
-        return params
 
     @property
     def path_params(self) -> dict[str, Any]:
         """The parameters the router extracted from the path."""
-        params: dict[str, Any] = self.scope.get("path_params", {})
-        return params
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        """The cookies of every `Cookie` header, parsed once."""
-        if self._cookies is not None:
-            return self._cookies
-        cookies: dict[str, str] = {}
-        for key, value in self.scope["headers"]:
-            if key == b"cookie":
-                cookies.update(cookie_parser(value.decode("latin-1")))
-        self._cookies = cookies
-        return cookies
+        return cast("dict[str, Any]", self.scope.get("path_params", {}))
 
     @property
     def client(self) -> Address | None:
-        """The remote `(host, port)`, or None when the server does not know it."""
-        host_port = self.scope.get("client")
-        if host_port is None:
-            return None
-        return Address(*host_port)
+        """The remote ``(host, port)``, or None when the server does not know it."""
+        peer = self.scope.get("client")
+        return None if peer is None else Address(*peer)
 
     @property
     def session(self) -> dict[str, Any]:
         """The session dict set by SessionMiddleware."""
-        assert "session" in self.scope, (
-            "SessionMiddleware must be installed to access request.session"
-        )
-        session: dict[str, Any] = self.scope["session"]
+        session: dict[str, Any] = _scope_entry("session", "SessionMiddleware", "session")(self)
         # SessionMiddleware's dict records reads, so the response can vary on the cookie.
         mark_accessed = getattr(session, "mark_accessed", None)
         if mark_accessed is not None:
             mark_accessed()
         return session
 
-    @property
-    def auth(self) -> Any:
-        """The credentials set by AuthenticationMiddleware."""
-        assert "auth" in self.scope, (
-            "AuthenticationMiddleware must be installed to access request.auth"
-        )
-        return self.scope["auth"]
-
-    @property
-    def user(self) -> Any:
-        """The user set by AuthenticationMiddleware."""
-        assert "user" in self.scope, (
-            "AuthenticationMiddleware must be installed to access request.user"
-        )
-        return self.scope["user"]
-
-    @property
-    def state(self) -> StateT:
-        """Attribute access over `scope["state"]`, which lifespan state is copied into."""
-        state = self._state
-        if state is None:
-            self._state = state = State(self.scope.setdefault("state", {}))
-        return cast(StateT, state)
+    auth = property(
+        _scope_entry("auth", "AuthenticationMiddleware", "auth"),
+        doc="The credentials set by AuthenticationMiddleware.",
+    )
+    user = property(
+        _scope_entry("user", "AuthenticationMiddleware", "user"),
+        doc="The user set by AuthenticationMiddleware.",
+    )
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
-        """The absolute URL of the route called `name`, with the given path parameters."""
+        """The absolute URL of the route called ``name``, with the given path parameters."""
         provider = self.scope.get("router") or self.scope.get("app")
         if provider is None:
             raise RuntimeError(
                 "The `url_for` method can only be used inside a Stellina application "
                 "or with a router."
             )
-        url_path = provider.url_path_for(name, **path_params)
-        absolute: URL = url_path.make_absolute_url(base_url=self.base_url)
+        absolute: URL = provider.url_path_for(name, **path_params).make_absolute_url(
+            base_url=self.base_url
+        )
         return absolute
 
 
@@ -305,30 +315,49 @@ class Request(HTTPConnection[StateT]):
         """The ASGI receive channel."""
         return self._receive
 
-    async def stream(self) -> AsyncGenerator[bytes, None]:
-        """Yield the body as it arrives, then a final `b""`.
+    def _own_limit(self) -> int | None:
+        """The body limit this request must count itself.
 
-        Raises ClientDisconnect if the client goes away, and RuntimeError("Stream consumed")
-        when the body was already streamed and not kept.
+        None when there is none, or when a `BodyLimit` receive already counts the body.
         """
-        body = self._body
-        if body is not None:
-            yield body
+        scope = self.scope
+        limit: int | None = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        if limit is None or BodyLimit.of(scope) is not None:
+            return None
+        declared = declared_length(scope)
+        if declared is not None and declared > limit:
+            raise too_large()
+        return limit
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        """Yield the body as it arrives, then a final ``b""``.
+
+        Raises ClientDisconnect if the client goes away, HTTPException(413) past the
+        request's body limit, and RuntimeError("Stream consumed") when the body was streamed
+        before and not kept.
+        """
+        if self._body is not None:
+            yield self._body
             yield b""
             return
         if self._stream_consumed:
             raise RuntimeError("Stream consumed")
+        limit = self._own_limit()
         receive = self._receive
-        while not self._stream_consumed:
+        received = 0
+        while not self._stream_consumed:  # shared: two streams may take turns
             message = await receive()
-            message_type = message["type"]
-            if message_type == "http.request":
+            if message["type"] == "http.request":
                 if not message.get("more_body", False):
                     self._stream_consumed = True
                 chunk = message.get("body", b"")
                 if chunk:
+                    if limit is not None:
+                        received += len(chunk)
+                        if received > limit:
+                            raise too_large()
                     yield chunk
-            elif message_type == "http.disconnect":
+            elif message["type"] == "http.disconnect":
                 self._is_disconnected = True
                 raise ClientDisconnect()
         yield b""
@@ -339,30 +368,29 @@ class Request(HTTPConnection[StateT]):
             return self._body
         if self._stream_consumed:
             raise RuntimeError("Stream consumed")
+        limit = self._own_limit()
         receive = self._receive
         chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
-            message_type = message["type"]
-            if message_type == "http.request":
+            if message["type"] == "http.request":
                 chunk = message.get("body", b"")
-                if not message.get("more_body", False):
-                    break
                 if chunk:
                     chunks.append(chunk)
-            elif message_type == "http.disconnect":
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise too_large()
+                if not message.get("more_body", False):
+                    break
+            elif message["type"] == "http.disconnect":
                 self._is_disconnected = True
                 raise ClientDisconnect()
         self._stream_consumed = True
-        if chunks:
-            # Several messages: one copy into the final bytes.
-            if chunk:
-                chunks.append(chunk)
-            chunk = b"".join(chunks)
-        elif type(chunk) is not bytes:
-            chunk = bytes(chunk)
-        self._body = chunk
-        return chunk
+        # One message: its bytes as they are; several: one copy into the final bytes.
+        body = b"".join(chunks) if len(chunks) != 1 or type(chunks[0]) is not bytes else chunks[0]
+        self._body = body
+        return body
 
     async def json(self) -> Any:
         """The body decoded as JSON, once; invalid JSON raises json.JSONDecodeError."""
@@ -436,30 +464,31 @@ class Request(HTTPConnection[StateT]):
             await self._form.close()
 
     async def is_disconnected(self) -> bool:
-        """Whether the client has gone away; polls `receive` without waiting."""
+        """Whether the client has gone away; polls ``receive`` without waiting."""
         if not self._is_disconnected:
-            message: Message = {}
-            with anyio.CancelScope() as scope:
-                scope.cancel()
-                message = await self._receive()
-            if message.get("type") == "http.disconnect":
+            message = await _poll(self._receive)
+            if message is not None and message["type"] == "http.disconnect":
                 self._is_disconnected = True
         return self._is_disconnected
 
     async def send_push_promise(self, path: str) -> None:
-        """Ask the server to push `path` (HTTP/2 server push), when it offers the extension."""
-        if "http.response.push" not in self.scope.get("extensions", {}):
-            return
-        headers = [
-            (key, value) for key, value in self.scope["headers"] if key in _PUSH_HEADER_NAMES
-        ]
-        await self._send({"type": "http.response.push", "path": path, "headers": headers})
+        """Ask the server to push ``path`` (HTTP/2 server push), if it offers the extension."""
+        if "http.response.push" in self.scope.get("extensions", {}):
+            inherited = [pair for pair in self.scope["headers"] if pair[0] in _PUSH_HEADER_NAMES]
+            await self._send({"type": "http.response.push", "path": path, "headers": inherited})
 
-    async def send_early_hints(self, link: str, *additional_links: str) -> None:
-        """Send `103 Early Hints` with these `Link` header values, when the server offers it."""
+    async def send_early_hints(self, link: str, /, *additional_links: str) -> None:
+        """Send ``103 Early Hints`` with these ``Link`` values, if the server offers it."""
         if "http.response.early_hint" not in self.scope.get("extensions", {}):
             return
         links = [value.encode("latin-1") for value in (link, *additional_links)]
-        if any(b"\r" in value or b"\n" in value or b"\0" in value for value in links):
+        if any(_FORBIDDEN_IN_LINK.search(value) for value in links):
             raise ValueError("Link header values must not contain CR, LF or NUL characters.")
         await self._send({"type": "http.response.early_hint", "links": links})
+
+
+async def _poll(receive: Receive) -> Message | None:
+    """The next message if one is ready at once, else None (the call is cancelled)."""
+    with anyio.move_on_after(0):
+        return await receive()
+    return None
