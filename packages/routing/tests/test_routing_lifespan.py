@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stellina.exceptions import StellinaDeprecationWarning
 from stellina.requests import Request
 from stellina.responses import PlainTextResponse, Response
 from stellina.routing import Route, Router
@@ -186,10 +187,12 @@ async def test_generator_lifespans_are_deprecated_but_work() -> None:
         events.append("sync down")
 
     with pytest.warns(
-        DeprecationWarning, match="async generator function lifespans are deprecated"
+        StellinaDeprecationWarning, match="async generator function lifespans are deprecated"
     ):
         async_router = Router(lifespan=async_gen)  # type: ignore[arg-type]
-    with pytest.warns(DeprecationWarning, match="^generator function lifespans are deprecated"):
+    with pytest.warns(
+        StellinaDeprecationWarning, match="^generator function lifespans are deprecated"
+    ):
         sync_router = Router(lifespan=sync_gen)  # type: ignore[arg-type]
     await run_lifespan(async_router)
     await run_lifespan(sync_router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 __all__ = [
@@ -34,81 +35,90 @@ class Convertor(Generic[T]):
         raise NotImplementedError()
 
 
-class StringConvertor(Convertor[str]):
+# --- the built-in convertors: each is a regex, a parser and a renderer ------------------------
+
+
+def _segment(value: Any) -> str:
+    text = str(value)
+    assert "/" not in text, "May not contain path separators"
+    assert text, "Must not be empty"
+    return text
+
+
+def _natural(value: Any) -> str:
+    number = int(value)
+    assert number >= 0, "Negative integers are not supported"
+    return str(number)
+
+
+def _decimal(value: Any) -> str:
+    number = float(value)
+    assert number >= 0.0, "Negative floats are not supported"
+    assert not math.isnan(number), "NaN values are not supported"
+    assert not math.isinf(number), "Infinite values are not supported"
+    # Fixed-point, never an exponent; no trailing zeros, no bare decimal point.
+    return format(number, ".20f").rstrip("0").removesuffix(".")
+
+
+class _Builtin(Convertor[T]):
+    """A convertor defined by data: `codec` is (parse the matched text, render a value).
+
+    The router calls the parser directly (no method frame) for convertors that keep `convert`.
+    """
+
+    codec: ClassVar[tuple[Callable[[str], Any], Callable[[Any], str]]]
+
+    def convert(self, value: str) -> T:
+        result: T = self.codec[0](value)
+        return result
+
+    def to_string(self, value: T) -> str:
+        return self.codec[1](value)
+
+
+class StringConvertor(_Builtin[str]):
     """One non-empty path segment, kept as text."""
 
-    regex = "[^/]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        value = str(value)
-        assert "/" not in value, "May not contain path separators"
-        assert value, "Must not be empty"
-        return value
+    regex, codec = "[^/]+", (str, _segment)
 
 
-class PathConvertor(Convertor[str]):
+class PathConvertor(_Builtin[str]):
     """The rest of the path, slashes included (possibly empty)."""
 
-    regex = ".*"
-
-    def convert(self, value: str) -> str:
-        return str(value)
-
-    def to_string(self, value: str) -> str:
-        return str(value)
+    regex, codec = ".*", (str, str)
 
 
-class IntegerConvertor(Convertor[int]):
+class IntegerConvertor(_Builtin[int]):
     """A run of decimal digits, as a non-negative `int`."""
 
-    regex = "[0-9]+"
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        value = int(value)
-        assert value >= 0, "Negative integers are not supported"
-        return str(value)
+    regex, codec = "[0-9]+", (int, _natural)
 
 
-class FloatConvertor(Convertor[float]):
+class FloatConvertor(_Builtin[float]):
     """Digits with an optional decimal part, as a non-negative `float`."""
 
-    regex = r"[0-9]+(\.[0-9]+)?"
-
-    def convert(self, value: str) -> float:
-        return float(value)
-
-    def to_string(self, value: float) -> str:
-        value = float(value)
-        assert value >= 0.0, "Negative floats are not supported"
-        assert not math.isnan(value), "NaN values are not supported"
-        assert not math.isinf(value), "Infinite values are not supported"
-        return f"{value:.20f}".rstrip("0").rstrip(".")
+    regex, codec = r"[0-9]+(\.[0-9]+)?", (float, _decimal)
 
 
-class UUIDConvertor(Convertor[uuid.UUID]):
-    """A hyphenated UUID, as a `uuid.UUID`."""
+_HEX = "[0-9a-fA-F]"
 
-    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
-    def convert(self, value: str) -> uuid.UUID:
-        return uuid.UUID(value)
+class UUIDConvertor(_Builtin[uuid.UUID]):
+    """A UUID, hyphenated or not, in either case, as a `uuid.UUID`."""
 
-    def to_string(self, value: uuid.UUID) -> str:
-        return str(value)
+    regex = "-?".join(f"{_HEX}{{{size}}}" for size in (8, 4, 4, 4, 12))
+    codec = (uuid.UUID, str)
 
 
 CONVERTOR_TYPES: dict[str, Convertor[Any]] = {
-    "str": StringConvertor(),
-    "path": PathConvertor(),
-    "int": IntegerConvertor(),
-    "float": FloatConvertor(),
-    "uuid": UUIDConvertor(),
+    key: cls()
+    for key, cls in (
+        ("str", StringConvertor),
+        ("path", PathConvertor),
+        ("int", IntegerConvertor),
+        ("float", FloatConvertor),
+        ("uuid", UUIDConvertor),
+    )
 }
 
 

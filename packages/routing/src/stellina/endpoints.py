@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
-from typing import Any, Literal
+from collections.abc import Callable, Generator
+from typing import Any, Literal, NoReturn
 
 from stellina import status
 from stellina.concurrency import is_async_callable, run_in_threadpool
@@ -16,7 +16,7 @@ from stellina.websockets import WebSocket
 
 __all__ = ["HTTPEndpoint", "WebSocketEndpoint"]
 
-_STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY")
 
 
 class HTTPEndpoint:
@@ -28,28 +28,29 @@ class HTTPEndpoint:
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        self.scope = scope
-        self.receive = receive
-        self.send = send
+        self.scope, self.receive, self.send = scope, receive, send
 
     def __await__(self) -> Generator[Any, None, None]:
         return self.dispatch().__await__()
 
     async def dispatch(self) -> None:
         """Call the handler for the request's method and send its response."""
-        request = Request(self.scope, receive=self.receive)
-        name = request.method.lower()
+        request = Request(self.scope, receive=self.receive, send=self.send)
+        handler = self._handler(request.method)
+        call = (
+            handler(request) if is_async_callable(handler) else run_in_threadpool(handler, request)
+        )
+        response = await call
+        await response(self.scope, self.receive, self.send)
+
+    def _handler(self, method: str) -> Callable[[Request], Any]:
+        """The handler of `method`: the method of that name, HEAD falling back to GET."""
+        name = method.lower()
         if name == "head" and not hasattr(self, "head"):
             name = "get"
         # A method may only reach a handler, never this class's own machinery.
-        handler = None if name.startswith("_") or name in _RESERVED else getattr(self, name, None)
-        if not callable(handler):
-            handler = self.method_not_allowed
-        if is_async_callable(handler):
-            response = await handler(request)
-        else:
-            response = await run_in_threadpool(handler, request)
-        await response(self.scope, self.receive, self.send)
+        found = None if name.startswith("_") or name in _RESERVED else getattr(self, name, None)
+        return found if callable(found) else self.method_not_allowed
 
     async def method_not_allowed(self, request: Request) -> Response:
         """405 with an Allow header (HTTPException inside an application)."""
@@ -78,57 +79,56 @@ class WebSocketEndpoint:
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "websocket"
-        self.scope = scope
-        self.receive = receive
-        self.send = send
+        self.scope, self.receive, self.send = scope, receive, send
 
     def __await__(self) -> Generator[Any, None, None]:
         return self.dispatch().__await__()
 
     async def dispatch(self) -> None:
-        """Accept (via `on_connect`), feed each message to `on_receive` until disconnect."""
+        """Accept (via `on_connect`), feed each message to `on_receive` until disconnect.
+
+        `on_disconnect` always runs: with the client's close code, or 1011 when an error
+        ended the session.
+        """
         websocket = WebSocket(self.scope, receive=self.receive, send=self.send)
         await self.on_connect(websocket)
-        close_code = status.WS_1000_NORMAL_CLOSURE
+        close_code = status.WS_1011_INTERNAL_ERROR
         try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.receive":
-                    data = await self.decode(websocket, message)
-                    await self.on_receive(websocket, data)
-                elif message["type"] == "websocket.disconnect":
-                    close_code = int(message.get("code") or status.WS_1000_NORMAL_CLOSURE)
-                    break
-        except Exception:
-            close_code = status.WS_1011_INTERNAL_ERROR
-            raise
+            close_code = await self._converse(websocket)
         finally:
             await self.on_disconnect(websocket, close_code)
 
+    async def _converse(self, websocket: WebSocket) -> int:
+        """Hand each message to `on_receive`; the close code once the client disconnects."""
+        while True:
+            message = await websocket.receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                await self.on_receive(websocket, await self.decode(websocket, message))
+            elif kind == "websocket.disconnect":
+                return int(message.get("code") or status.WS_1000_NORMAL_CLOSURE)
+
     async def decode(self, websocket: WebSocket, message: Message) -> Any:
         """The message's data per `encoding`; closes with 1003 and raises on a mismatch."""
+        encoding = self.encoding
+        if encoding is None:
+            text = message.get("text")
+            return text if text is not None else message.get("bytes")
+        if encoding == "json":
+            return await self._json(websocket, message)
+        assert encoding in _RAW, f"Unsupported 'encoding' attribute {encoding}"
+        key, other = _RAW[encoding]
+        data = message.get(key)
+        if data is None:
+            await _refuse(websocket, f"Expected {key} websocket messages, but got {other}")
+        return data
+
+    async def _json(self, websocket: WebSocket, message: Message) -> Any:
         text = message.get("text")
-        if self.encoding == "text":
-            if text is None:
-                await websocket.close(code=status.WS_1003_UNSUPPORTED_DATA)
-                raise RuntimeError("Expected text websocket messages, but got bytes")
-            return text
-        if self.encoding == "bytes":
-            data = message.get("bytes")
-            if data is None:
-                await websocket.close(code=status.WS_1003_UNSUPPORTED_DATA)
-                raise RuntimeError("Expected bytes websocket messages, but got text")
-            return data
-        if self.encoding == "json":
-            try:
-                if text is None:
-                    text = (message.get("bytes") or b"").decode("utf-8")
-                return json.loads(text)
-            except (ValueError, RecursionError):  # invalid UTF-8 or JSON, or absurd nesting
-                await websocket.close(code=status.WS_1003_UNSUPPORTED_DATA)
-                raise RuntimeError("Malformed JSON data received.") from None
-        assert self.encoding is None, f"Unsupported 'encoding' attribute {self.encoding}"
-        return text if text is not None else message.get("bytes")
+        try:
+            return json.loads(text if text is not None else (message.get("bytes") or b"").decode())
+        except (ValueError, RecursionError):  # invalid UTF-8 or JSON, or absurd nesting
+            await _refuse(websocket, "Malformed JSON data received.")
 
     async def on_connect(self, websocket: WebSocket) -> None:
         """Called first; accepts the connection. Override to check or choose a subprotocol."""
@@ -139,3 +139,13 @@ class WebSocketEndpoint:
 
     async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
         """Called once the session ends, with the close code."""
+
+
+# For each raw encoding: the message key carrying it, and what a mismatch got instead.
+_RAW = {"text": ("text", "bytes"), "bytes": ("bytes", "text")}
+
+
+async def _refuse(websocket: WebSocket, reason: str) -> NoReturn:
+    """Close with 1003 (unsupported data) and raise RuntimeError(`reason`)."""
+    await websocket.close(code=status.WS_1003_UNSUPPORTED_DATA)
+    raise RuntimeError(reason) from None

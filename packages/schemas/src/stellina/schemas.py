@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["BaseSchemaGenerator", "EndpointInfo", "OpenAPIResponse", "SchemaGenerator"]
 
 _CONVERTOR = re.compile(r":\w+}")
-_ENDPOINT_METHODS = ("get", "post", "put", "patch", "delete", "options")
+_ENDPOINT_METHODS = ("get", "post", "put", "patch", "delete", "options", "query")
 
 
 class OpenAPIResponse(Response):
@@ -40,6 +40,12 @@ class EndpointInfo(NamedTuple):
     path: str
     http_method: str
     func: Callable[..., Any]
+
+
+def _supports_query(schema: dict[str, Any]) -> bool:
+    """Whether the schema's OpenAPI version has the QUERY method (3.2 and later)."""
+    version = re.match(r"\s*(\d+)\.(\d+)", str(schema.get("openapi", "")))
+    return version is not None and (int(version[1]), int(version[2])) >= (3, 2)
 
 
 def _qualified_name(func: Callable[..., Any]) -> str:
@@ -115,11 +121,17 @@ class SchemaGenerator(BaseSchemaGenerator):
         self.base_schema = base_schema
 
     def get_schema(self, routes: list[BaseRoute]) -> dict[str, Any]:
-        """`base_schema` (left unchanged) with the documented operations added under `paths`."""
+        """`base_schema` (left unchanged) with the documented operations added under `paths`.
+
+        QUERY operations are left out of schemas older than OpenAPI 3.2.
+        """
         schema = dict(self.base_schema)
         paths: dict[str, Any] = dict(schema.get("paths") or {})
         schema["paths"] = paths
+        query = _supports_query(schema)
         for endpoint in self.get_endpoints(routes):
+            if endpoint.http_method == "query" and not query:
+                continue
             parsed = self.parse_docstring(endpoint.func)
             if parsed:
                 operations = paths.get(endpoint.path, {})

@@ -12,6 +12,7 @@ from stellina.middleware.exceptions import ExceptionMiddleware
 from stellina.requests import Request
 from stellina.responses import Response
 from stellina.routing import BaseRoute, Router
+from stellina.routing._body import limiting
 from stellina.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
 
 AppType = TypeVar("AppType", bound="Stellina")
@@ -27,9 +28,11 @@ class Stellina:
         routes: Sequence[BaseRoute] | None = None,
         middleware: Sequence[Middleware] | None = None,
         exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+        lifespan: Lifespan[AppType] | None = None,
+        *,
+        max_body_size: int | None = None,
         on_startup: Sequence[Callable[[], Any]] | None = None,
         on_shutdown: Sequence[Callable[[], Any]] | None = None,
-        lifespan: Lifespan[AppType] | None = None,
     ) -> None:
         assert lifespan is None or (on_startup is None and on_shutdown is None), (
             "Use either 'lifespan' or 'on_startup'/'on_shutdown', not both."
@@ -41,6 +44,7 @@ class Stellina:
         )
         self.exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
         self.user_middleware: list[Middleware] = list(middleware or [])
+        self.max_body_size = max_body_size
         self.middleware_stack: ASGIApp | None = None
         self._debuggable: list[Any] = []
 
@@ -68,6 +72,8 @@ class Stellina:
         innermost = app
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
+        if self.max_body_size is not None:
+            app = limiting(app, self.max_body_size, answer=True)
         outermost = ServerErrorMiddleware(app, handler=error_handler, debug=self._debug)
         self._debuggable = [outermost, innermost]
         return outermost

@@ -28,23 +28,23 @@ class Environ(MutableMapping[str, str]):
         self._environ = environ
         self._has_been_read: set[str] = set()
 
+    def _writable(self, key: str, action: str) -> MutableMapping[str, str]:
+        if key in self._has_been_read:
+            message = (
+                f"Attempting to {action} environ['{key}'], but the value has already been read."
+            )
+            raise EnvironError(message)
+        return self._environ
+
     def __getitem__(self, key: str) -> str:
         self._has_been_read.add(key)
         return self._environ[key]
 
     def __setitem__(self, key: str, value: str) -> None:
-        if key in self._has_been_read:
-            raise EnvironError(
-                f"Attempting to set environ['{key}'], but the value has already been read."
-            )
-        self._environ[key] = value
+        self._writable(key, "set")[key] = value
 
     def __delitem__(self, key: str) -> None:
-        if key in self._has_been_read:
-            raise EnvironError(
-                f"Attempting to delete environ['{key}'], but the value has already been read."
-            )
-        del self._environ[key]
+        del self._writable(key, "delete")[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._environ)
@@ -56,16 +56,18 @@ class Environ(MutableMapping[str, str]):
 environ = Environ()
 
 
+def _unquoted(value: str) -> str:
+    """`value` without one pair of matching surrounding quotes, if it has them."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
 def _read_env_file(path: str | Path, encoding: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    with open(path, encoding=encoding) as env_file:
-        for raw_line in env_file:
-            line = raw_line.strip()
-            if line.startswith("#") or "=" not in line:
-                continue
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip("\"'")
-    return values
+    """The `KEY=value` lines of an env file (comments and other lines skipped)."""
+    entries = (line.strip() for line in Path(path).read_text(encoding=encoding).splitlines())
+    pairs = (line.partition("=") for line in entries if "=" in line and not line.startswith("#"))
+    return {key.strip(): _unquoted(value.strip()) for key, _, value in pairs}
 
 
 class Config:
@@ -78,14 +80,12 @@ class Config:
         env_prefix: str = "",
         encoding: str = "utf-8",
     ) -> None:
-        self.environ = environ
-        self.env_prefix = env_prefix
-        self.file_values: dict[str, str] = {}
-        if env_file is not None:
-            if os.path.isfile(env_file):
-                self.file_values = _read_env_file(env_file, encoding)
-            else:
-                warnings.warn(f"Config file '{env_file}' not found.", stacklevel=2)
+        self.environ, self.env_prefix = environ, env_prefix
+        missing = env_file is not None and not os.path.isfile(env_file)
+        if missing:
+            warnings.warn(f"Config file '{env_file}' not found.", stacklevel=2)
+        read = env_file is not None and not missing
+        self.file_values: dict[str, str] = _read_env_file(env_file, encoding) if read else {}  # type: ignore[arg-type]
 
     @overload
     def __call__(self, key: str, *, default: None) -> str | None: ...
@@ -112,24 +112,22 @@ class Config:
     ) -> Any:
         """The value of `key` (with the prefix), cast if asked; KeyError when missing."""
         key = self.env_prefix + key
-        if key in self.environ:
-            return self._perform_cast(key, self.environ[key], cast)
-        if key in self.file_values:
-            return self._perform_cast(key, self.file_values[key], cast)
-        if default is not undefined:
-            return self._perform_cast(key, default, cast)
-        raise KeyError(f"Config '{key}' is missing, and has no default.")
+        for source in (self.environ, self.file_values):
+            if key in source:
+                return self._perform_cast(key, source[key], cast)
+        if default is undefined:
+            raise KeyError(f"Config '{key}' is missing, and has no default.")
+        return self._perform_cast(key, default, cast)
 
     def _perform_cast(self, key: str, value: Any, cast: Callable[[Any], Any] | None) -> Any:
         if cast is None or value is None:
             return value
+        convert: Callable[[Any], Any] = cast
         if cast is bool and isinstance(value, str):
-            lowered = value.lower()
-            if lowered not in _BOOLS:
-                raise ValueError(f"Config '{key}' has value '{lowered}'. Not a valid bool.")
-            return _BOOLS[lowered]
+            value = value.lower()
+            convert = _BOOLS.__getitem__
         try:
-            return cast(value)
-        except (TypeError, ValueError):
-            name = getattr(cast, "__name__", repr(cast))
+            return convert(value)
+        except (KeyError, TypeError, ValueError):
+            name = "bool" if convert is not cast else getattr(cast, "__name__", repr(cast))
             raise ValueError(f"Config '{key}' has value '{value}'. Not a valid {name}.") from None
