@@ -6,13 +6,11 @@ import gzip
 from collections.abc import Awaitable, Callable
 
 import pytest
+from stellina_testing import ClientFactory, Recorder, http_scope
 
 from stellina.middleware import Middleware
-from stellina.middleware.gzip import GZipMiddleware
-from stellina.testclient import TestClient
+from stellina.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
 from stellina.types import Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 BODY = b"0123456789" * 100
 
@@ -134,9 +132,25 @@ def test_usable_as_a_middleware_spec(test_client_factory: ClientFactory) -> None
         ("image/webp;q=1", True),
     ],
 )
-def test_default_exclusions(content_type: str, excluded: bool) -> None:
-    middleware = GZipMiddleware(make_app())
-    assert middleware.is_excluded_media_type(content_type.encode()) is excluded
+@pytest.mark.anyio
+async def test_default_exclusions(content_type: str, excluded: bool) -> None:
+    middleware = GZipMiddleware(make_app(headers=[(b"content-type", content_type.encode())]))
+    recorder = Recorder.with_body(b"")
+    await recorder.run(middleware, http_scope(headers=[(b"accept-encoding", b"gzip")]))
+    assert ((b"content-encoding", b"gzip") in recorder.headers) is not excluded
+
+
+@pytest.mark.anyio
+async def test_responders_are_usable_alone() -> None:
+    recorder = Recorder.with_body(b"")
+    await recorder.run(GZipResponder(make_app(), 10, compresslevel=1), http_scope(headers=[]))
+    assert (b"content-encoding", b"gzip") in recorder.headers
+    assert gzip.decompress(recorder.body) == BODY
+    recorder = Recorder.with_body(b"")
+    identity = IdentityResponder(make_app(), 10, exclude_content_types=())
+    await recorder.run(identity, http_scope(headers=[(b"accept-encoding", b"gzip")]))
+    assert (b"vary", b"Accept-Encoding") in recorder.headers
+    assert recorder.body == BODY
 
 
 def test_custom_exclusions(test_client_factory: ClientFactory) -> None:

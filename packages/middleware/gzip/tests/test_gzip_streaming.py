@@ -5,31 +5,23 @@ from __future__ import annotations
 import json
 import threading
 import zlib
-from typing import Any
 
 import anyio
 import pytest
+import stellina_testing
+from stellina_testing import Recorder
 
 import stellina.middleware.gzip as gzip_module
 from stellina.middleware.gzip import GZipMiddleware
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def http_scope(accept: bytes = b"gzip") -> dict[str, Any]:
-    return {"type": "http", "method": "GET", "path": "/", "headers": [(b"accept-encoding", accept)]}
+def http_scope(accept: bytes = b"gzip") -> Scope:
+    return stellina_testing.http_scope(headers=[(b"accept-encoding", accept)])
 
 
-async def call(app: ASGIApp, scope: dict[str, Any]) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
+async def call(app: ASGIApp, scope: Scope) -> list[Message]:
+    return await Recorder.with_body(b"").run(app, scope)
 
 
 def streaming_app(chunks: list[bytes], headers: list[tuple[bytes, bytes]]) -> ASGIApp:
@@ -116,7 +108,7 @@ async def test_a_tiny_request_does_not_wait_for_a_big_compression(
     assert len(big_body) >= 10 * 1024 * 1024
     events: list[str] = []
     tiny_done = threading.Event()
-    compress = gzip_module._compress_whole
+    compress = gzip_module._gzip
 
     def compress_after_tiny(body: bytes, level: int) -> bytes:
         if len(body) >= 10 * 1024 * 1024:
@@ -125,7 +117,7 @@ async def test_a_tiny_request_does_not_wait_for_a_big_compression(
             events.append("big compressed")
         return compress(body, level)
 
-    monkeypatch.setattr(gzip_module, "_compress_whole", compress_after_tiny)
+    monkeypatch.setattr(gzip_module, "_gzip", compress_after_tiny)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         body = big_body if scope["path"] == "/big" else b"tiny" * 200
@@ -156,19 +148,24 @@ async def test_a_tiny_request_does_not_wait_for_a_big_compression(
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("size", "threshold", "off_loop"),
-    [(200_000, None, True), (100_000, None, False), (200_000, 10**9, False), (600, 500, True)],
+    [
+        (20_000, None, True),  # level 9 by default: slow per byte, so a low default threshold
+        (10_000, None, False),
+        (200_000, 10**9, False),
+        (600, 500, True),
+    ],
 )
 async def test_thread_minimum_size(
     monkeypatch: pytest.MonkeyPatch, size: int, threshold: int | None, off_loop: bool
 ) -> None:
     threads: list[int] = []
-    compress = gzip_module._compress_whole
+    compress = gzip_module._gzip
 
     def recording(body: bytes, level: int) -> bytes:
         threads.append(threading.get_ident())
         return compress(body, level)
 
-    monkeypatch.setattr(gzip_module, "_compress_whole", recording)
+    monkeypatch.setattr(gzip_module, "_gzip", recording)
     app = streaming_app([b"x" * size], [])
     if threshold is None:
         middleware = GZipMiddleware(app)
@@ -177,3 +174,50 @@ async def test_thread_minimum_size(
     sent = await call(middleware, http_scope())
     assert zlib.decompress(sent[1]["body"], 31) == b"x" * size
     assert (threads != [threading.get_ident()]) is off_loop
+
+
+@pytest.mark.parametrize(
+    ("level", "small", "large"), [(1, 100_000, 140_000), (6, 60_000, 70_000), (9, 15_000, 17_000)]
+)
+def test_default_thread_threshold_follows_the_level(level: int, small: int, large: int) -> None:
+    threshold = GZipMiddleware(streaming_app([], []), compresslevel=level).thread_minimum_size
+    assert small < threshold <= large
+
+
+@pytest.mark.anyio
+async def test_early_hints_before_the_start_do_not_stop_compression() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.early_hint", "links": [b"</a.css>; rel=preload"]})
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hint " * 200})
+
+    sent = await call(GZipMiddleware(app), http_scope())
+    assert [message["type"] for message in sent] == [
+        "http.response.early_hint",
+        "http.response.start",
+        "http.response.body",
+    ]
+    assert zlib.decompress(sent[2]["body"], 31) == b"hint " * 200
+
+
+@pytest.mark.anyio
+async def test_trailers_make_a_complete_body_a_stream() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": 200, "headers": [], "trailers": True}
+        await send(start)
+        await send({"type": "http.response.body", "body": b"t" * 4000})
+        await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]})
+
+    sent = await call(GZipMiddleware(app), http_scope())
+    headers = dict(sent[0]["headers"])
+    assert headers[b"content-encoding"] == b"gzip"
+    assert b"content-length" not in headers
+    assert zlib.decompress(sent[1]["body"], 31) == b"t" * 4000
+    assert sent[2]["type"] == "http.response.trailers"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [0, 1, 511, 4096, 70_000])
+async def test_small_windows_still_make_valid_gzip(size: int) -> None:
+    body = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    assert zlib.decompress(gzip_module._gzip(body, 6), 31) == body

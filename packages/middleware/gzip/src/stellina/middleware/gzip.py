@@ -3,37 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
+from stellina.asgi import RawHeaders, add_vary, set_header
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
-#: Media types left uncompressed by default: already compressed, or read as they stream.
-DEFAULT_EXCLUDED_CONTENT_TYPES = (
-    "application/grpc",
-    "application/gzip",
-    "application/x-gzip",
-    "application/zip",
-    "audio/*",
-    "font/woff",
-    "font/woff2",
-    "image/avif",
-    "image/gif",
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "text/event-stream",
-    "video/*",
+_T = TypeVar("_T")
+
+# What is left uncompressed by default: formats that are compressed already, and streams a
+# client reads as they arrive. "*" stands for every subtype.
+_UNCOMPRESSED_SUBTYPES = {
+    "application": ("grpc", "gzip", "x-gzip", "zip"),
+    "audio": ("*",),
+    "font": ("woff", "woff2"),
+    "image": ("avif", "gif", "jpeg", "png", "webp"),
+    "text": ("event-stream",),
+    "video": ("*",),
+}
+#: Media types left uncompressed by default (``"type/*"`` excludes a whole type).
+DEFAULT_EXCLUDED_CONTENT_TYPES = tuple(
+    f"{kind}/{subtype}" for kind, subtypes in _UNCOMPRESSED_SUBTYPES.items() for subtype in subtypes
 )
-_GZIP_WBITS = 31  # zlib's gzip container
-_ACCEPTS_CACHE: dict[bytes, bool] = {}
+
 _CACHE_SIZE = 256
+_ACCEPTS_CACHE: dict[bytes, bool] = {}
+
+# Worker-thread thresholds by compression level, measured: a thread hop costs about 70 µs,
+# so a body goes to a thread once compressing it inline would hold the event loop for
+# roughly half a millisecond (levels 7-9 are many times slower per byte than 1-3).
+_THREAD_MINIMUM_BY_LEVEL = (128 * 1024,) * 4 + (64 * 1024,) * 3 + (16 * 1024,) * 3
 
 
 def _parse_accepts_gzip(value: bytes) -> bool:
@@ -76,60 +77,247 @@ def _accepts_gzip(value: bytes) -> bool:
     return cached
 
 
-async def _run_off_loop(func: Callable[[], bytes]) -> bytes:
-    """Run ``func`` in a worker thread of whichever event loop is running."""
+async def _in_worker_thread(func: Callable[[], _T]) -> _T:
+    """Run ``func`` in a worker thread of the event loop that runs this coroutine.
+
+    That is asyncio's default executor, or trio's threads: when no asyncio loop runs, trio
+    runs us and is imported already, so no dependency on it (or on anyio) is needed.
+    """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        import trio
-
-        return await trio.to_thread.run_sync(func)
+        trio = sys.modules.get("trio")
+        if trio is None:
+            raise RuntimeError("GZipMiddleware runs under asyncio or trio") from None
+        result: _T = await trio.to_thread.run_sync(func)
+        return result
     return await loop.run_in_executor(None, func)
 
 
-def _compress_whole(body: bytes, level: int) -> bytes:
-    return zlib.compress(body, level, _GZIP_WBITS)
+def _gzip(body: bytes, level: int) -> bytes:
+    """``body`` as one gzip member, with a window no larger than the body needs.
+
+    A small body gets a small window: the same bytes out, far less memory to set up.
+    """
+    window_bits = min(15, max(9, (len(body) + 262).bit_length()))
+    return zlib.compress(body, level, 16 + window_bits)
 
 
-def _set_header(headers: Headers, name: bytes, value: bytes) -> None:
-    """Replace every ``name`` header (names are lowercase in ASGI) by one with ``value``."""
-    found = -1
-    for index in range(len(headers) - 1, -1, -1):
-        if headers[index][0] == name:
-            if found != -1:
-                del headers[found]
-            found = index
-    if found == -1:
-        headers.append((name, value))
-    else:
-        headers[found] = (name, value)
+class _MediaFilter:
+    """Which ``Content-Type`` values stay uncompressed (normalised, memoised)."""
+
+    __slots__ = ("_cache", "_exact", "_grpc", "_kinds")
+
+    def __init__(self, content_types: Iterable[str]) -> None:
+        media_types = [item.partition(";")[0].strip().lower() for item in content_types]
+        self._kinds = frozenset(m[:-2] for m in media_types if m.endswith("/*"))
+        self._exact = frozenset(m for m in media_types if not m.endswith("/*"))
+        # gRPC variants are named application/grpc+proto, application/grpc+json, ...
+        self._grpc = "application/grpc" in self._exact
+        self._cache: dict[bytes, bool] = {}
+
+    def excludes(self, content_type: bytes) -> bool:
+        excluded = self._cache.get(content_type)
+        if excluded is None:
+            media = content_type.partition(b";")[0].strip().lower().decode("latin-1")
+            excluded = (
+                media in self._exact
+                or media.partition("/")[0] in self._kinds
+                or (self._grpc and media.startswith("application/grpc+"))
+            )
+            if len(content_type) <= 200:
+                if len(self._cache) >= _CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[content_type] = excluded
+        return excluded
+
+    def leaves_alone(self, start: Message) -> bool:
+        """Whether a response is never compressed: partial, encoded, or of an excluded type."""
+        if start.get("status") == 206:
+            return True
+        content_type = None
+        for name, value in start.get("headers", ()):
+            if name == b"content-encoding":
+                return True
+            if name == b"content-type" and content_type is None:
+                content_type = value
+        return content_type is not None and self.excludes(content_type)
 
 
-def _add_vary_accept_encoding(headers: Headers) -> None:
-    for index, (name, value) in enumerate(headers):
-        if name == b"vary":
-            if b"accept-encoding" not in [part.strip().lower() for part in value.split(b",")]:
-                headers[index] = (name, value + b", Accept-Encoding")
+class _Responder:
+    """What `GZipResponder` and `IdentityResponder` share: the rules of what to leave alone."""
+
+    __slots__ = ("app", "media", "minimum_size")
+
+    def __init__(
+        self, app: ASGIApp, minimum_size: int, exclude_content_types: Iterable[str]
+    ) -> None:
+        self.app = app
+        self.minimum_size = minimum_size
+        self.media = _MediaFilter(exclude_content_types)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, _Exchange(self, send).send)
+
+
+class GZipResponder(_Responder):
+    """An ASGI app that gzip-compresses the responses of ``app`` (whatever the client accepts).
+
+    `GZipMiddleware` uses it for clients that accept gzip. Bodies of ``thread_minimum_size``
+    bytes or more (by default a size that depends on ``compresslevel``) are compressed in a
+    worker thread, so that large responses do not hold up the event loop.
+    """
+
+    __slots__ = ("compresslevel", "thread_minimum_size")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        minimum_size: int,
+        compresslevel: int = 9,
+        *,
+        exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
+        thread_minimum_size: int | None = None,
+    ) -> None:
+        super().__init__(app, minimum_size, exclude_content_types)
+        self.compresslevel = compresslevel
+        if thread_minimum_size is None:
+            thread_minimum_size = _THREAD_MINIMUM_BY_LEVEL[max(0, min(compresslevel, 9))]
+        self.thread_minimum_size = thread_minimum_size
+
+
+class IdentityResponder(_Responder):
+    """An ASGI app that leaves the responses of ``app`` uncompressed.
+
+    It still adds ``Vary: Accept-Encoding`` to the responses that would have been
+    compressed for another client.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        minimum_size: int,
+        *,
+        exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
+    ) -> None:
+        super().__init__(app, minimum_size, exclude_content_types)
+
+
+class _Exchange:
+    """One response on its way: the held-back start message and, once streaming, the compressor.
+
+    The start is held until the first body shows whether the response is worth compressing.
+    """
+
+    __slots__ = ("compressor", "passthrough", "responder", "start", "target")
+
+    def __init__(self, responder: _Responder, send: Send) -> None:
+        self.responder = responder
+        self.target = send
+        self.start: Message | None = None
+        self.passthrough = False
+        self.compressor: zlib._Compress | None = None
+
+    async def send(self, message: Message) -> None:
+        if self.passthrough:
+            await self.target(message)
             return
-    headers.append((b"vary", b"Accept-Encoding"))
+        kind = message["type"]
+        if kind == "http.response.body":
+            if self.compressor is not None:
+                await self._send_compressed(message)
+            elif self.start is not None:
+                await self._send_first(self.start, message)
+            else:  # a body before any start: not ours to judge
+                await self.target(message)
+        elif kind == "http.response.start":
+            if self.responder.media.leaves_alone(message):
+                self.passthrough = True
+                await self.target(message)
+            else:
+                self.start = message
+        elif self.start is None:
+            # Early hints and the like, before the response starts: forwarded as they are.
+            await self.target(message)
+        elif self.compressor is not None:  # trailers after a compressed body
+            await self.target(message)
+        else:  # pathsend or an extension instead of a body: untouched, after the start
+            self.passthrough = True
+            start, self.start = self.start, None
+            await self.target(start)
+            await self.target(message)
+
+    async def _send_first(self, start: Message, message: Message) -> None:
+        """Send the held start and the first body, compressed when it is worth it."""
+        self.start = None
+        responder = self.responder
+        body: bytes = message.get("body", b"")
+        streamed = message.get("more_body", False) or start.get("trailers", False)
+        if not streamed and len(body) < responder.minimum_size:
+            self.passthrough = True  # small and complete: sent as it is
+            await self.target(start)
+            await self.target(message)
+            return
+        headers: RawHeaders = list(start.get("headers", ()))
+        add_vary(headers, b"Accept-Encoding")
+        start["headers"] = headers
+        if not isinstance(responder, GZipResponder):
+            self.passthrough = True
+        elif streamed:
+            self.compressor = zlib.compressobj(responder.compresslevel, zlib.DEFLATED, 31)
+            set_header(headers, b"content-encoding", b"gzip")
+            headers[:] = [header for header in headers if header[0] != b"content-length"]
+            message["body"] = await self._compress(body, message.get("more_body", False))
+        else:
+            level = responder.compresslevel
+            if len(body) >= responder.thread_minimum_size:
+                body = await _in_worker_thread(lambda: _gzip(body, level))
+            else:
+                body = _gzip(body, level)
+            set_header(headers, b"content-encoding", b"gzip")
+            set_header(headers, b"content-length", str(len(body)).encode())
+            message["body"] = body
+        await self.target(start)
+        await self.target(message)
+
+    async def _send_compressed(self, message: Message) -> None:
+        message["body"] = await self._compress(
+            message.get("body", b""), message.get("more_body", False)
+        )
+        await self.target(message)
+
+    async def _compress(self, body: bytes, more_body: bool) -> bytes:
+        """The next piece of the gzip stream: ``body``, flushed so the client can read it."""
+        compressor = self.compressor
+        assert compressor is not None
+        if more_body and not body:
+            return b""
+        mode = zlib.Z_SYNC_FLUSH if more_body else zlib.Z_FINISH
+        responder = self.responder
+        assert isinstance(responder, GZipResponder)
+        if len(body) >= responder.thread_minimum_size:
+            return await _in_worker_thread(
+                lambda: compressor.compress(body) + compressor.flush(mode)
+            )
+        return compressor.compress(body) + compressor.flush(mode)
 
 
 class GZipMiddleware:
     """Compress responses with gzip for clients that accept it.
 
-    Responses smaller than ``minimum_size``, partial (206), already encoded, or of an excluded
-    media type are left alone (``"type/*"`` excludes a whole type); ``http.response.pathsend``
-    and trailers pass through. Bodies of ``thread_minimum_size`` bytes or more are compressed
-    in a worker thread.
+    Responses smaller than ``minimum_size``, partial (206), already encoded, or of an
+    excluded media type are left alone; ``http.response.pathsend``, early hints and trailers
+    pass through. Both responders are built once, here; a request only picks one.
     """
 
     __slots__ = (
-        "_excluded_exact",
-        "_excluded_grpc",
-        "_excluded_main",
-        "_media_cache",
+        "_gzip",
+        "_identity",
         "app",
         "compresslevel",
+        "exclude_content_types",
         "minimum_size",
         "thread_minimum_size",
     )
@@ -139,20 +327,25 @@ class GZipMiddleware:
         app: ASGIApp,
         minimum_size: int = 500,
         compresslevel: int = 9,
-        thread_minimum_size: int = 128 * 1024,
+        thread_minimum_size: int | None = None,
         *,
-        exclude_content_types: tuple[str, ...] = DEFAULT_EXCLUDED_CONTENT_TYPES,
+        exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
     ) -> None:
         self.app = app
         self.minimum_size = minimum_size
         self.compresslevel = compresslevel
-        self.thread_minimum_size = thread_minimum_size
-        media_types = [item.partition(";")[0].strip().lower() for item in exclude_content_types]
-        self._excluded_main = frozenset(m[:-2] for m in media_types if m.endswith("/*"))
-        self._excluded_exact = frozenset(m for m in media_types if not m.endswith("/*"))
-        # gRPC variants are named application/grpc+proto, application/grpc+json, ...
-        self._excluded_grpc = "application/grpc" in self._excluded_exact
-        self._media_cache: dict[bytes, bool] = {}
+        self.exclude_content_types = tuple(exclude_content_types)
+        self._gzip = GZipResponder(
+            app,
+            minimum_size,
+            compresslevel,
+            exclude_content_types=self.exclude_content_types,
+            thread_minimum_size=thread_minimum_size,
+        )
+        self.thread_minimum_size = self._gzip.thread_minimum_size
+        self._identity = IdentityResponder(
+            app, minimum_size, exclude_content_types=self.exclude_content_types
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -162,122 +355,5 @@ class GZipMiddleware:
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accepted = value if not accepted else accepted + b"," + value
-        responder = _Responder(self, send, bool(accepted) and _accepts_gzip(accepted))
-        await self.app(scope, receive, responder.send)
-
-    def is_excluded_media_type(self, content_type: bytes) -> bool:
-        """Whether a response with this ``Content-Type`` value is left uncompressed."""
-        excluded = self._media_cache.get(content_type)
-        if excluded is None:
-            media = content_type.partition(b";")[0].strip().lower().decode("latin-1")
-            excluded = (
-                media in self._excluded_exact
-                or media.partition("/")[0] in self._excluded_main
-                or (self._excluded_grpc and media.startswith("application/grpc+"))
-            )
-            if len(content_type) <= 200:
-                if len(self._media_cache) >= _CACHE_SIZE:
-                    self._media_cache.clear()
-                self._media_cache[content_type] = excluded
-        return excluded
-
-
-class _Responder:
-    """The per-response state: the held-back start message and the compressor."""
-
-    __slots__ = ("compress", "compressor", "middleware", "passthrough", "start", "target")
-
-    def __init__(self, middleware: GZipMiddleware, send: Send, compress: bool) -> None:
-        self.target = send
-        self.compress = compress
-        self.middleware = middleware
-        self.start: Message | None = None
-        self.passthrough = False
-        self.compressor: zlib._Compress | None = None
-
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if self.passthrough:
-            await self.target(message)
-        elif kind == "http.response.start":
-            if self._excluded(message):
-                self.passthrough = True
-                await self.target(message)
-            else:
-                self.start = message
-        elif kind == "http.response.body":
-            start = self.start
-            if start is None:
-                await self._send_chunk(message)
-            elif (
-                message.get("more_body", False)
-                or len(message.get("body", b"")) >= self.middleware.minimum_size
-            ):
-                await self._send_first(message, start)
-            else:  # a small, complete body: sent as it is
-                self.start = None
-                self.passthrough = True
-                await self.target(start)
-                await self.target(message)
-        else:
-            # pathsend, trailers, extensions: untouched, after the held-back start.
-            self.passthrough = True
-            if self.start is not None:
-                await self.target(self.start)
-                self.start = None
-            await self.target(message)
-
-    def _excluded(self, message: Message) -> bool:
-        if message.get("status") == 206:
-            return True
-        content_type = None
-        for name, value in message.get("headers", ()):
-            if name == b"content-encoding":
-                return True
-            if name == b"content-type" and content_type is None:
-                content_type = value
-        return content_type is not None and self.middleware.is_excluded_media_type(content_type)
-
-    async def _send_first(self, message: Message, start: Message) -> None:
-        """Send the held start and the first body of a streamed or large enough response."""
-        self.start = None
-        middleware = self.middleware
-        body: bytes = message.get("body", b"")
-        more_body: bool = message.get("more_body", False)
-        headers = list(start.get("headers", ()))
-        _add_vary_accept_encoding(headers)
-        start["headers"] = headers
-        if not self.compress:
-            self.passthrough = True
-        elif not more_body:
-            level = middleware.compresslevel
-            if len(body) >= middleware.thread_minimum_size:
-                body = await _run_off_loop(lambda: _compress_whole(body, level))
-            else:
-                body = _compress_whole(body, level)
-            _set_header(headers, b"content-encoding", b"gzip")
-            _set_header(headers, b"content-length", str(len(body)).encode())
-            message["body"] = body
-        else:
-            self.compressor = zlib.compressobj(middleware.compresslevel, zlib.DEFLATED, _GZIP_WBITS)
-            _set_header(headers, b"content-encoding", b"gzip")
-            headers[:] = [header for header in headers if header[0] != b"content-length"]
-            message["body"] = await self._compress_chunk(body, more_body=True)
-        await self.target(start)
-        await self.target(message)
-
-    async def _send_chunk(self, message: Message) -> None:
-        if self.compressor is not None:
-            more_body = message.get("more_body", False)
-            message["body"] = await self._compress_chunk(message.get("body", b""), more_body)
-        await self.target(message)
-
-    async def _compress_chunk(self, body: bytes, more_body: bool) -> bytes:
-        compressor = self.compressor
-        assert compressor is not None
-        mode = zlib.Z_SYNC_FLUSH if more_body else zlib.Z_FINISH
-        if more_body and not body:
-            return b""
-        if len(body) >= self.middleware.thread_minimum_size:
-            return await _run_off_loop(lambda: compressor.compress(body) + compressor.flush(mode))
-        return compressor.compress(body) + compressor.flush(mode)
+        responder = self._gzip if accepted and _accepts_gzip(accepted) else self._identity
+        await responder.app(scope, receive, _Exchange(responder, send).send)
