@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from stellina.datastructures import State, URLPath
+from stellina.datastructures import State
 from stellina.middleware import Middleware, MiddlewareFactory
 from stellina.middleware.errors import ServerErrorMiddleware
 from stellina.middleware.exceptions import ExceptionMiddleware
@@ -17,6 +18,21 @@ from stellina.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, 
 
 AppType = TypeVar("AppType", bound="Stellina")
 P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _forwarded(
+    method: Callable[Concatenate[Router, P], R],
+) -> Callable[Concatenate[Stellina, P], R]:
+    """A Stellina method doing what the Router's `method` does, on the app's router."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def forwarding(self: Stellina, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = getattr(self.router, name)(*args, **kwargs)
+        return result
+
+    return forwarding
 
 
 class Stellina:
@@ -83,9 +99,9 @@ class Stellina:
         """The router's routes."""
         return self.router.routes
 
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        """The path of the route called `name`, with its parameters filled in."""
-        return self.router.url_path_for(name, **path_params)
+    url_path_for = _forwarded(Router.url_path_for)
+    mount = _forwarded(Router.mount)
+    host = _forwarded(Router.host)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
@@ -93,14 +109,6 @@ class Stellina:
         if stack is None:
             stack = self.middleware_stack = self.build_middleware_stack()
         await stack(scope, receive, send)
-
-    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
-        """Serve `app` under the path prefix `path`."""
-        self.router.mount(path, app=app, name=name)
-
-    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
-        """Serve `app` for requests whose Host header matches `host`."""
-        self.router.host(host, app=app, name=name)
 
     def add_middleware(
         self, middleware_class: MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs

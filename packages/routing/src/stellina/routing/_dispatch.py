@@ -88,7 +88,9 @@ class Table:
             own_handle = type(route).handle is not base.handle
             # Only handles that merely call the app are skipped (a Route's answers 405 and
             # applies body limits, a Mount's applies its body limit).
-            calls = base is WebSocketRoute or (isinstance(route, Mount) and route.max_body_size is None)
+            calls = base is WebSocketRoute or (
+                isinstance(route, Mount) and route.max_body_size is None
+            )
             kind = Kind.CALL if calls and not own_handle else Kind.HANDLE
             plain = base is Route and not own_handle
             template = route.path + "/{path:path}" if base is Mount else route.path

@@ -12,7 +12,16 @@ from stellina.types import ASGIApp, Receive, Scope, Send
 
 from ._body import with_limit
 from ._paths import compile_path, conversions, convert, fill_template, replace_params
-from ._routes import FULL, NO_MATCH, BaseRoute, Described, Match, NoMatchFound, wrap
+from ._routes import (
+    FULL,
+    NO_MATCH,
+    BaseRoute,
+    Described,
+    Match,
+    NoMatchFound,
+    first_reversal,
+    wrap,
+)
 
 if TYPE_CHECKING:
     from ._router import Router
@@ -22,24 +31,56 @@ __all__ = ["Host", "Mount"]
 _ROUTED = ("http", "websocket")
 
 
-def _child_routes(app: Any) -> list[BaseRoute]:
-    routes: list[BaseRoute] = getattr(app, "routes", [])
-    return routes
+class _Delegating(Described, BaseRoute):
+    """A route handing scopes on to an app of its own, with reverse lookups into it.
+
+    `url_path_for(self.name, path=...)` names the route itself (`own_url`); a name
+    `"{self.name}:{inner}"`, or any name when the route has none, is looked up among the
+    app's routes (`inner_url`).
+    """
+
+    name: str | None
+    app: ASGIApp
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The routes of the app handed on to, if it has any."""
+        routes: list[BaseRoute] = getattr(self.target, "routes", [])
+        return routes
+
+    @property
+    def target(self) -> Any:
+        """The app whose routes are this route's children."""
+        return self.app
+
+    def shown_value(self, attribute: str) -> Any:
+        return (self.name or "") if attribute == "name" else getattr(self, attribute)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        url: URLPath | None = None
+        if self.name is None or name != self.name:
+            prefix = "" if self.name is None else self.name + ":"
+            if name.startswith(prefix):
+                url = self.inner_url(name[len(prefix) :], path_params)
+        elif "path" in path_params:
+            url = self.own_url(dict(path_params))
+        if url is None:
+            raise NoMatchFound(name, path_params)
+        return url
+
+    def own_url(self, params: dict[str, Any]) -> URLPath | None:
+        """The URL of `params["path"]` below this route, or None."""
+        raise NotImplementedError()
+
+    def inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
+        """The URL of the inner route called `name`, or None."""
+        raise NotImplementedError()
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
-def _reverse_inside(
-    routes: Sequence[BaseRoute], name: str, params: dict[str, Any]
-) -> URLPath | None:
-    """The first of `routes` that reverses `name` with `params`, or None."""
-    for route in routes:
-        try:
-            return route.url_path_for(name, **params)
-        except NoMatchFound:
-            continue
-    return None
-
-
-class Mount(Described, BaseRoute):
+class Mount(_Delegating):
     """An ASGI app (or a list of routes) served below a path prefix.
 
     The mounted app sees the prefix moved from `path` to `root_path`. `max_body_size`
@@ -77,12 +118,8 @@ class Mount(Described, BaseRoute):
         )
 
     @property
-    def routes(self) -> list[BaseRoute]:
-        """The routes of the mounted app, if it has any."""
-        return _child_routes(self._base_app)
-
-    def shown_value(self, attribute: str) -> Any:
-        return (self.name or "") if attribute == "name" else getattr(self, attribute)
+    def target(self) -> Any:
+        return self._base_app  # the mounted app, not the middleware around it
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] not in _ROUTED:
@@ -107,24 +144,21 @@ class Mount(Described, BaseRoute):
             "endpoint": self.app,
         }
 
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if self.name is not None and name == self.name and "path" in path_params:
-            # The mount itself, with `path` below it.
-            path_params["path"] = path_params["path"].lstrip("/")
-            path, unused = fill_template(self.path_format, self.param_convertors, path_params)
-            if not unused:
-                return URLPath(path=path)
-        elif self.name is None or name.startswith(self.name + ":"):
-            inner_name = name if self.name is None else name[len(self.name) + 1 :]
-            prefix, inner_params = replace_params(
-                self.path_format, self.param_convertors, {**path_params, "path": ""}
-            )
-            if "path" in path_params:
-                inner_params["path"] = path_params["path"]
-            found = _reverse_inside(self.routes, inner_name, inner_params)
-            if found is not None:
-                return URLPath(path=prefix.rstrip("/") + found, protocol=found.protocol)
-        raise NoMatchFound(name, path_params)
+    def own_url(self, params: dict[str, Any]) -> URLPath | None:
+        params["path"] = params["path"].lstrip("/")
+        path, unused = fill_template(self.path_format, self.param_convertors, params)
+        return None if unused else URLPath(path=path)
+
+    def inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
+        prefix, unused = replace_params(
+            self.path_format, self.param_convertors, {**params, "path": ""}
+        )
+        if "path" in params:
+            unused["path"] = params["path"]
+        found = first_reversal(self.routes, name, unused)
+        if found is None:
+            return None
+        return URLPath(path=prefix.rstrip("/") + found, protocol=found.protocol)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.max_body_size is not None and scope["type"] == "http":
@@ -142,7 +176,7 @@ def request_host(scope: Scope) -> str | None:
     return None if parts is None else parts[0]
 
 
-class Host(Described, BaseRoute):
+class Host(_Delegating):
     """An ASGI app served for requests whose Host header matches a pattern (port ignored).
 
     IP literals are written as in URLs (`[::1]`); a request with an invalid Host header
@@ -154,19 +188,10 @@ class Host(Described, BaseRoute):
 
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         assert not host.startswith("/"), "Host must not start with '/'"
-        self.host = host
-        self.app = app
-        self.name = name
-        self.host_regex, self.host_format, self.param_convertors = compile_path(host)
+        self.host, self.app, self.name = host, app, name
+        compiled = compile_path(host)
+        self.host_regex, self.host_format, self.param_convertors = compiled
         self.steps = conversions(self.param_convertors)
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        """The routes of the app served for this host, if it has any."""
-        return _child_routes(self.app)
-
-    def shown_value(self, attribute: str) -> Any:
-        return (self.name or "") if attribute == "name" else getattr(self, attribute)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] not in _ROUTED:
@@ -179,21 +204,14 @@ class Host(Described, BaseRoute):
         outer = scope.get("path_params")
         return FULL, {"path_params": {**outer, **params} if outer else params, "endpoint": self.app}
 
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if self.name is not None and name == self.name and "path" in path_params:
-            path = path_params.pop("path")
-            host, unused = replace_params(self.host_format, self.param_convertors, path_params)
-            if not unused:
-                return URLPath(path=path, host=host)
-        elif self.name is None or name.startswith(self.name + ":"):
-            inner_name = name if self.name is None else name[len(self.name) + 1 :]
-            host, inner_params = replace_params(
-                self.host_format, self.param_convertors, path_params
-            )
-            found = _reverse_inside(self.routes, inner_name, inner_params)
-            if found is not None:
-                return URLPath(path=str(found), protocol=found.protocol, host=host)
-        raise NoMatchFound(name, path_params)
+    def own_url(self, params: dict[str, Any]) -> URLPath | None:
+        path = params.pop("path")
+        host, unused = replace_params(self.host_format, self.param_convertors, params)
+        return None if unused else URLPath(path=path, host=host)
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+    def inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
+        host, unused = replace_params(self.host_format, self.param_convertors, params)
+        found = first_reversal(self.routes, name, unused)
+        return (
+            None if found is None else URLPath(path=str(found), protocol=found.protocol, host=host)
+        )

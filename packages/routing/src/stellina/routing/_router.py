@@ -37,6 +37,7 @@ from ._routes import (
     NoMatchFound,
     Route,
     WebSocketRoute,
+    first_reversal,
     wrap,
 )
 
@@ -172,12 +173,10 @@ class Router:
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of the route called `name` ("mount:route" for nested ones)."""
-        for route in self._routes:
-            try:
-                return route.url_path_for(name, **path_params)
-            except NoMatchFound:
-                pass
-        raise NoMatchFound(name, path_params)
+        found = first_reversal(self._routes, name, path_params)
+        if found is None:
+            raise NoMatchFound(name, path_params)
+        return found
 
     async def startup(self) -> None:
         """Run the on_startup handlers (sync or async), in order."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, ClassVar, cast
 
@@ -116,6 +117,16 @@ def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
 def get_name(endpoint: Callable[..., Any]) -> str:
     """The default route name for `endpoint`: its `__name__`, else its class name."""
     return getattr(endpoint, "__name__", endpoint.__class__.__name__)
+
+
+def first_reversal(
+    routes: Iterable[BaseRoute], name: str, params: dict[str, Any]
+) -> URLPath | None:
+    """The reverse lookup of `name` by the first of `routes` that knows it, or None."""
+    for route in routes:
+        with contextlib.suppress(NoMatchFound):
+            return route.url_path_for(name, **params)
+    return None
 
 
 class BaseRoute:
