@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.middleware.body_limit import RequestBodyLimitMiddleware
-from stellina.testclient import TestClient
 from stellina.types import Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 
 async def drain(scope: Scope, receive: Receive, send: Send) -> None:

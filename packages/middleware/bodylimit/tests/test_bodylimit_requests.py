@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from stellina_testing import ClientFactory, Recorder, http_scope
 
+from stellina.asgi import BodyLimit, HTTPException
 from stellina.middleware import Middleware
-from stellina.middleware.body_limit import RequestBodyLimitMiddleware, RequestBodyTooLarge
-from stellina.testclient import TestClient
+from stellina.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY, RequestBodyLimitMiddleware
 from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,18 +62,51 @@ def test_streamed_body_over_the_limit(test_client_factory: ClientFactory) -> Non
     assert response.text == "Content Too Large"
 
 
-def test_app_that_swallows_the_error_still_gets_413(test_client_factory: ClientFactory) -> None:
-    async def stubborn(scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await echo(scope, receive, send)
-        except RequestBodyTooLarge as exc:
-            assert exc.max_body_size == 100
-            await send({"type": "http.response.start", "status": 500, "headers": []})
-            await send({"type": "http.response.body", "body": b"oops"})
+def test_a_lying_content_length_is_counted(test_client_factory: ClientFactory) -> None:
+    client = test_client_factory(RequestBodyLimitMiddleware(echo, max_body_size=5))
+    response = client.post("/", content=b"123456", headers={"Content-Length": "1"})
+    assert response.status_code == 413
+    response = client.post("/", content=b"12345", headers={"Content-Length": "nonsense"})
+    assert response.text == "5"
 
-    client = test_client_factory(RequestBodyLimitMiddleware(stubborn, max_body_size=100))
+
+@pytest.mark.anyio
+async def test_declared_length_is_refused_before_the_app_runs() -> None:
+    async def never(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app must not run")  # pragma: no cover
+
+    recorder = Recorder()
+    scope = http_scope(method="POST", headers=[(b"content-length", b"9" * 4000)])
+    await recorder.run(RequestBodyLimitMiddleware(never, max_body_size=5), scope)
+    assert recorder.status == 413
+    assert recorder.body == b"Content Too Large"
+    assert recorder.incoming == []  # nothing was read
+
+
+def test_app_that_swallows_the_error_and_answers_nothing_gets_413(
+    test_client_factory: ClientFactory,
+) -> None:
+    async def silent(scope: Scope, receive: Receive, send: Send) -> None:
+        with contextlib.suppress(HTTPException):
+            await echo(scope, receive, send)
+
+    client = test_client_factory(RequestBodyLimitMiddleware(silent, max_body_size=100))
     response = client.post("/", content=chunks(3))
     assert response.status_code == 413
+
+
+def test_app_that_handles_the_error_answers_itself(test_client_factory: ClientFactory) -> None:
+    async def handling(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await echo(scope, receive, send)
+        except HTTPException as exc:
+            assert (exc.status_code, exc.detail) == (413, "Content Too Large")
+            await send({"type": "http.response.start", "status": 400, "headers": []})
+            await send({"type": "http.response.body", "body": b"too much"})
+
+    client = test_client_factory(RequestBodyLimitMiddleware(handling, max_body_size=100))
+    response = client.post("/", content=chunks(3))
+    assert (response.status_code, response.text) == (400, "too much")
 
 
 def test_other_errors_propagate(test_client_factory: ClientFactory) -> None:
@@ -87,6 +119,15 @@ def test_other_errors_propagate(test_client_factory: ClientFactory) -> None:
 
 
 @pytest.mark.anyio
+async def test_an_unrelated_413_propagates() -> None:
+    async def refusing(scope: Scope, receive: Receive, send: Send) -> None:
+        raise HTTPException(413, "not this one")
+
+    with pytest.raises(HTTPException, match="not this one"):
+        await Recorder().run(RequestBodyLimitMiddleware(refusing, max_body_size=100), http_scope())
+
+
+@pytest.mark.anyio
 async def test_reading_stops_at_the_limit() -> None:
     pulled: list[int] = []
 
@@ -94,42 +135,92 @@ async def test_reading_stops_at_the_limit() -> None:
         pulled.append(1)
         return {"type": "http.request", "body": b"x" * 100, "more_body": True}
 
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
+    recorder = Recorder()
 
     async def greedy(scope: Scope, receive: Receive, send: Send) -> None:
         for _ in range(1000):
-            with contextlib.suppress(RequestBodyTooLarge):
+            with contextlib.suppress(HTTPException):
                 await receive()
 
-    scope: dict[str, Any] = {"type": "http", "headers": [(b"content-length", b"bogus")]}
-    await RequestBodyLimitMiddleware(greedy, max_body_size=250)(scope, receive, send)
+    scope = http_scope(headers=[(b"content-length", b"bogus")])
+    await RequestBodyLimitMiddleware(greedy, max_body_size=250)(scope, receive, recorder.send)
     assert len(pulled) == 3  # never read past the chunk that crossed the limit
-    assert sent[0]["status"] == 413
-    assert sent[1]["body"] == b"Content Too Large"
+    assert recorder.status == 413
+    assert recorder.body == b"Content Too Large"
 
 
 @pytest.mark.anyio
-async def test_limit_crossed_after_the_response_started() -> None:
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"x" * 100, "more_body": True}
-
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
+async def test_limit_crossed_after_the_response_started_raises() -> None:
+    recorder = Recorder.with_body(b"x" * 100, b"x" * 100)
 
     async def streaming(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await receive()
         await receive()
-        await send({"type": "http.response.body", "body": b"never"})  # pragma: no cover
 
-    scope: dict[str, Any] = {"type": "http", "headers": []}
-    await RequestBodyLimitMiddleware(streaming, max_body_size=150)(scope, receive, send)
-    assert sent == [{"type": "http.response.start", "status": 200, "headers": []}]
+    with pytest.raises(HTTPException) as caught:
+        await recorder.run(RequestBodyLimitMiddleware(streaming, max_body_size=150), http_scope())
+    assert caught.value.status_code == 413
+    assert recorder.sent == [{"type": "http.response.start", "status": 200, "headers": []}]
+
+
+@pytest.mark.anyio
+async def test_other_messages_pass_through_untouched() -> None:
+    disconnect: Message = {"type": "http.disconnect"}
+    seen: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(await receive())
+
+    recorder = Recorder(last=disconnect)
+    await recorder.run(RequestBodyLimitMiddleware(app, max_body_size=0), http_scope())
+    assert seen[0] is disconnect
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("before", [None, 10, 2])
+async def test_scope_key_holds_the_limit_during_the_call(before: int | None) -> None:
+    seen: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope[MAX_BODY_SIZE_SCOPE_KEY])
+
+    scope = http_scope()
+    if before is not None:
+        scope[MAX_BODY_SIZE_SCOPE_KEY] = before
+    await Recorder().run(RequestBodyLimitMiddleware(app, max_body_size=5), scope)
+    assert seen == [5]
+    assert scope.get(MAX_BODY_SIZE_SCOPE_KEY) == before
+
+
+@pytest.mark.anyio
+async def test_inner_layers_share_the_limit() -> None:
+    """An inner layer (a route, a mount) may raise the limit through the same counter."""
+
+    def raising_to(limit: int) -> Any:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await echo(scope, BodyLimit.apply(scope, receive, limit), send)
+
+        return app
+
+    recorder = Recorder.with_body(b"x" * 8)
+    await recorder.run(RequestBodyLimitMiddleware(raising_to(10), max_body_size=5), http_scope())
+    assert recorder.body == b"8"
+    recorder = Recorder.with_body(b"x" * 8)
+    await recorder.run(RequestBodyLimitMiddleware(raising_to(3), max_body_size=50), http_scope())
+    assert recorder.status == 413
+
+
+@pytest.mark.anyio
+async def test_outer_limit_is_restored_afterwards() -> None:
+    scope = http_scope()
+    receive = BodyLimit.apply(scope, Recorder.with_body(b"abc").receive, 100)
+    await Recorder().run(RequestBodyLimitMiddleware(echo, max_body_size=5), scope)
+    limiter = BodyLimit.of(scope)
+    assert limiter is not None
+    assert limiter is receive
+    assert limiter.limit == 100
+    assert scope[MAX_BODY_SIZE_SCOPE_KEY] == 100
 
 
 @pytest.mark.anyio
@@ -139,16 +230,13 @@ async def test_other_scopes_pass_through() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append(scope["type"])
 
-    async def receive() -> Message:
-        raise AssertionError  # pragma: no cover
-
-    async def send(message: Message) -> None:
-        raise AssertionError  # pragma: no cover
-
+    recorder = Recorder()
     middleware = RequestBodyLimitMiddleware(app, max_body_size=0)
-    await middleware({"type": "websocket", "headers": []}, receive, send)
-    await middleware({"type": "lifespan"}, receive, send)
+    lifespan: Scope = {"type": "lifespan"}
+    await middleware({"type": "websocket", "headers": []}, recorder.receive, recorder.send)
+    await middleware(lifespan, recorder.receive, recorder.send)
     assert seen == ["websocket", "lifespan"]
+    assert lifespan == {"type": "lifespan"}
 
 
 @pytest.mark.parametrize(
