@@ -9,11 +9,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from stellina_testing import ClientFactory
 
+from stellina.asgi import StellinaDeprecationWarning
 from stellina.testclient import TestClient
 from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -63,7 +63,7 @@ def test_get_scope_fidelity(test_client_factory: ClientFactory) -> None:
     assert scope["root_path"] == ""
     assert scope["server"] == ["testserver", 80]
     assert scope["client"] == ("testclient", 50000)
-    assert scope["extensions"] == {"http.response.debug": {}}
+    assert scope["extensions"] == {"http.response.debug": {}, "http.response.trailers": {}}
     assert scope["state"] == {}
     assert scope["headers"] == [
         (b"host", b"testserver"),
@@ -380,7 +380,7 @@ def test_debug_extension_exposes_template_and_context(test_client_factory: Clien
 def test_timeout_argument_warns(test_client_factory: ClientFactory) -> None:
     seen: list[Scope] = []
     client = test_client_factory(scope_echo(seen))
-    with pytest.warns(DeprecationWarning, match="'timeout' argument"):
+    with pytest.warns(StellinaDeprecationWarning, match="'timeout' argument"):
         client.get("/", timeout=1.0)
     assert len(seen) == 1
 

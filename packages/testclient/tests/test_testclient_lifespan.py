@@ -7,11 +7,9 @@ from typing import Any
 
 import anyio
 import pytest
+from stellina_testing import ClientFactory
 
-from stellina.testclient import TestClient
 from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 
 def lifespan_app(

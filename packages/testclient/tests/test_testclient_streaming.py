@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
+from stellina_testing import ClientFactory
 
-from stellina.testclient import TestClient
-from stellina.types import Receive, Scope, Send
+from stellina.types import ASGIApp, Receive, Scope, Send
 
-ClientFactory = Callable[..., TestClient]
+# The shapes of the fixtures of this folder's conftest.
+Hold = Callable[[list[str]], Awaitable[None]]
+WithLifespan = Callable[..., ASGIApp]
 
 
-def test_stream_returns_before_the_app_finishes(test_client_factory: ClientFactory) -> None:
+def test_stream_returns_before_the_app_finishes(
+    test_client_factory: ClientFactory, hold: Hold
+) -> None:
     events: list[str] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"first", "more_body": True})
-        try:
-            await anyio.sleep_forever()
-        except anyio.get_cancelled_exc_class():
-            events.append("cancelled")
-            raise
+        await hold(events)
 
     client = test_client_factory(app)
     with client.stream("GET", "/") as response:
@@ -33,29 +33,22 @@ def test_stream_returns_before_the_app_finishes(test_client_factory: ClientFacto
     assert events == ["cancelled"]
 
 
-def test_stream_inside_lifespan_block_cancels_too(test_client_factory: ClientFactory) -> None:
+def test_stream_inside_lifespan_block_cancels_too(
+    test_client_factory: ClientFactory, hold: Hold, with_lifespan: WithLifespan
+) -> None:
     events: list[str] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await receive()
-            await send({"type": "lifespan.startup.complete"})
-            await receive()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        try:
-            await anyio.sleep_forever()
-        finally:
-            events.append("finished")
+        await hold(events)
 
-    with test_client_factory(app) as client:
+    with test_client_factory(with_lifespan(app)) as client:
         with client.stream("GET", "/") as response:
             assert response.status_code == 200
-        assert events == ["finished"]
+        assert events == ["cancelled"]
         with client.stream("GET", "/") as response:
             assert response.status_code == 200
-    assert events == ["finished", "finished"]
+    assert events == ["cancelled", "cancelled"]
 
 
 def test_stream_reads_chunks_as_they_are_sent(test_client_factory: ClientFactory) -> None:
@@ -117,22 +110,17 @@ def test_large_body_arrives_whole(test_client_factory: ClientFactory) -> None:
 
 
 def test_unclosed_stream_is_cancelled_when_the_client_block_ends(
-    test_client_factory: ClientFactory,
+    test_client_factory: ClientFactory, hold: Hold, with_lifespan: WithLifespan
 ) -> None:
     events: list[str] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            return
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        try:
-            await anyio.sleep_forever()
-        finally:
-            events.append("finished")
+        await hold(events)
 
-    with test_client_factory(app) as client:
+    with test_client_factory(with_lifespan(app)) as client:
         response = client.send(client.build_request("GET", "/"), stream=True)
         assert response.status_code == 200
-    assert events == ["finished"]
+    assert events == ["cancelled"]
     response.close()
     assert response.is_closed

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-import anyio
 import httpx
 import pytest
+from stellina_testing import ClientFactory
 
-from stellina.testclient import TestClient, WebSocketDenialResponse
-from stellina.types import Message, Receive, Scope, Send
+from stellina.testclient import WebSocketDenialResponse
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
 from stellina.websockets import WebSocket, WebSocketDisconnect
 
-ClientFactory = Callable[..., TestClient]
+# The shapes of the fixtures of this folder's conftest.
+Hold = Callable[[list[str]], Awaitable[None]]
+WithLifespan = Callable[..., ASGIApp]
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,17 +122,15 @@ def test_leaving_the_block_disconnects_with_1000(test_client_factory: ClientFact
     assert received == [{"type": "websocket.disconnect", "code": 1000, "reason": None}]
 
 
-def test_app_that_never_receives_is_cancelled(test_client_factory: ClientFactory) -> None:
+def test_app_that_never_receives_is_cancelled(
+    test_client_factory: ClientFactory, hold: Hold
+) -> None:
     events: list[str] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
         await send({"type": "websocket.accept"})
-        try:
-            await anyio.sleep_forever()
-        except anyio.get_cancelled_exc_class():
-            events.append("cancelled")
-            raise
+        await hold(events)
 
     with test_client_factory(app).websocket_connect("/"):
         pass
@@ -298,22 +298,18 @@ def test_unknown_message_type_is_an_error(test_client_factory: ClientFactory) ->
 
 
 def test_websocket_shares_the_lifespan_portal_and_state(
-    test_client_factory: ClientFactory,
+    test_client_factory: ClientFactory, with_lifespan: WithLifespan
 ) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await receive()
-            scope["state"]["greeting"] = "hi"
-            await send({"type": "lifespan.startup.complete"})
-            await receive()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
         await receive()
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.send", "text": scope["state"]["greeting"]})
         await receive()
 
-    with test_client_factory(app) as client:
+    def greet(scope: Scope) -> None:
+        scope["state"]["greeting"] = "hi"
+
+    with test_client_factory(with_lifespan(app, on_startup=greet)) as client:
         for _ in range(2):
             with client.websocket_connect("/") as session:
                 assert session.receive_text() == "hi"
@@ -332,21 +328,16 @@ def test_iterating_app_with_stellina_websocket(test_client_factory: ClientFactor
 
 
 def test_unexited_session_is_cancelled_when_the_client_block_ends(
-    test_client_factory: ClientFactory,
+    test_client_factory: ClientFactory, hold: Hold, with_lifespan: WithLifespan
 ) -> None:
     events: list[str] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            return
         await receive()
         await send({"type": "websocket.accept"})
-        try:
-            await anyio.sleep_forever()
-        finally:
-            events.append("finished")
+        await hold(events)
 
-    with test_client_factory(app) as client:
+    with test_client_factory(with_lifespan(app)) as client:
         session = client.websocket_connect("/").__enter__()
         assert session.accepted_subprotocol is None
-    assert events == ["finished"]
+    assert events == ["cancelled"]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.background import BackgroundTask
 from stellina.requests import Request
 from stellina.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from stellina.testclient import TestClient
 from stellina.types import Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 
 def test_request_sees_what_the_client_sent(test_client_factory: ClientFactory) -> None:

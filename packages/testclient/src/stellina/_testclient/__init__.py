@@ -1,0 +1,1 @@
+"""The machinery behind ``stellina.testclient``: app calls, the HTTP transport, WebSockets."""
