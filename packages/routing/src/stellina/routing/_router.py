@@ -169,7 +169,9 @@ class Router:
         elif "app" in scope:
             raise HTTPException(status_code=404)
         else:
-            await NOT_FOUND.send(send)
+            start, body = NOT_FOUND.messages()  # (inline: one coroutine less on a miss)
+            await send(start)
+            await send(body)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of the route called `name` ("mount:route" for nested ones)."""
@@ -243,8 +245,11 @@ class Router:
                         found = matcher(path)
                         if found is None:
                             continue
-                        params = convert(found, steps)
-                        if params is None:
+                        params = found.groupdict()
+                        try:  # `convert`, inline: this loop is the hot path
+                            for name, step in steps:
+                                params[name] = step(params[name])
+                        except Exception:
                             continue
                         outer = scope.get("path_params")
                         if outer:
@@ -273,8 +278,22 @@ class Router:
                     return
                 if match is PARTIAL and partial is None:
                     partial = (candidate, child_scope)
-            if route is None:
-                await self._unmatched(scope, receive, send, table, path, partial)
+            if route is None:  # no full match: 405, a slash redirect, or the default app
+                if partial is not None:
+                    partial_route, child_scope = partial
+                    scope.update(child_scope)
+                    scope["route"] = partial_route
+                    await partial_route.handle(scope, receive, send)
+                    return
+                if scope_type == "http" and self.redirect_slashes and path != "/":
+                    twin = _slash_twin(scope, table, path)
+                    if twin is not None:
+                        netloc = _netloc(scope)
+                        await redirect(
+                            send, redirect_location(scope.get("scheme", "http"), netloc, twin)
+                        )
+                        return
+                await self.default(scope, receive, send)
                 return
         scope["endpoint"] = route.endpoint
         scope["path_params"] = params
@@ -299,30 +318,6 @@ class Router:
             await send({"type": "http.response.body", "body": response.body})
         else:
             await response(scope, receive, send)
-
-    async def _unmatched(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        table: Table,
-        path: str,
-        partial: tuple[BaseRoute, Scope] | None,
-    ) -> None:
-        """No full match: 405 from the first partial match, a slash redirect, or `default`."""
-        if partial is not None:
-            route, child_scope = partial
-            scope.update(child_scope)
-            scope["route"] = route
-            await route.handle(scope, receive, send)
-            return
-        if scope["type"] == "http" and self.redirect_slashes and path != "/":
-            other = _slash_twin(scope, table, path)
-            if other is not None:
-                location = redirect_location(scope.get("scheme", "http"), _netloc(scope), other)
-                await redirect(send, location)
-                return
-        await self.default(scope, receive, send)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Router) and self._routes == other._routes
@@ -371,11 +366,13 @@ def _slash_twin(scope: Scope, table: Table, path: str) -> Scope | None:
     """The scope with (or without) the trailing slash, if some route matches it."""
     full_path: str = scope["path"]
     full_path = full_path.rstrip("/") if path.endswith("/") else full_path + "/"
-    if not _encodable(full_path):
-        return None  # lone surrogates from a server: no URL can name this path
+    root_path = scope.get("root_path")
+    twin_path = route_path({"path": full_path, "root_path": root_path}) if root_path else full_path
+    candidates = table.candidates(twin_path)
+    if not candidates or not _encodable(full_path):
+        return None  # (lone surrogates from a server: no URL can name the path)
     twin = {**scope, "path": full_path}
-    twin_path = route_path(twin) if scope.get("root_path") else full_path
-    for _, kind, matcher, steps in table.candidates(twin_path):
+    for _, kind, matcher, steps in candidates:
         if kind == _PATTERN:
             found = matcher(twin_path)
             if found is not None and convert(found, steps) is not None:
