@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 from base64 import b64encode
-from collections.abc import Callable
 from typing import Any
 
 import itsdangerous
 import pytest
+from stellina_testing import ClientFactory, Recorder, http_scope
 
 from stellina.middleware import Middleware
 from stellina.middleware.sessions import Session, SessionMiddleware
-from stellina.testclient import TestClient
 from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -231,3 +228,18 @@ async def test_random_cookies_never_fail() -> None:
         await middleware(scope, receive, send)
     assert all(session in ({}, {"a": 1}) for session in seen)
     assert {"a": 1} in seen
+
+
+@pytest.mark.anyio
+async def test_vary_cookie_joins_the_existing_vary_headers() -> None:
+    async def reading(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["session"].mark_accessed()
+        headers = [(b"vary", b"Accept"), (b"vary", b"Origin, cookie")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    recorder = Recorder()
+    await recorder.run(SessionMiddleware(reading, secret_key="s"), http_scope())
+    assert [value for name, value in recorder.headers if name == b"vary"] == [
+        b"Accept, Origin, cookie"
+    ]

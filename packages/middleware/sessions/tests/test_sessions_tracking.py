@@ -45,6 +45,8 @@ def test_failed_operations_on_empty_session() -> None:
     session.mark_accessed()
     assert session.accessed
     assert not session.modified
-    session |= {"a": 1}
+    merged = session
+    merged |= {"a": 1}
+    assert merged is session
     assert session == {"a": 1}
     assert session.modified

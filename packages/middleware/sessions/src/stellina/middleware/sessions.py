@@ -5,26 +5,38 @@ from __future__ import annotations
 import functools
 import json
 from base64 import b64decode, b64encode
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Literal, TypeVar
 
 import itsdangerous
 from itsdangerous.exc import BadData
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from stellina.asgi import add_vary
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 _CLEARED = b"null; path=%s; expires=Thu, 01 Jan 1970 00:00:00 GMT; %s"
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _modifying(method: _Method) -> _Method:
+    """``method`` of dict, made to mark the session modified (and accessed) first."""
+
+    @functools.wraps(method)
+    def tracked(self: Session, *args: Any, **kwargs: Any) -> Any:
+        self.accessed = self.modified = True
+        return method(self, *args, **kwargs)
+
+    return tracked  # type: ignore[return-value]
 
 
 class Session(dict[str, Any]):
     """The session dict of ``scope["session"]``; it records whether it was read or changed.
 
-    Every mutating method marks the session modified (and accessed). ``Request.session``
-    marks it accessed, which adds ``Vary: Cookie`` to the response.
+    Every method that changes the dict marks the session modified (and accessed): the
+    mutators that always change it are ``dict``'s own, wrapped; the others mark it only
+    when they do change it. ``Request.session`` marks it accessed, which adds
+    ``Vary: Cookie`` to the response.
     """
 
     __slots__ = ("accessed", "modified")
@@ -44,22 +56,16 @@ class Session(dict[str, Any]):
         self.accessed = True
         self.modified = True
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.mark_modified()
-        super().__setitem__(key, value)
+    __setitem__ = _modifying(dict.__setitem__)
+    __delitem__ = _modifying(dict.__delitem__)
+    __ior__ = _modifying(dict.__ior__)
+    clear = _modifying(dict.clear)
+    update = _modifying(dict.update)
 
-    def __delitem__(self, key: str) -> None:
-        self.mark_modified()
-        super().__delitem__(key)
-
-    def clear(self) -> None:
-        self.mark_modified()
-        super().clear()
-
-    def pop(self, key: str, *default: Any) -> Any:
+    def pop(self, key: str, *args: Any) -> Any:
         if key in self:
             self.mark_modified()
-        return super().pop(key, *default)
+        return super().pop(key, *args)
 
     def popitem(self) -> tuple[str, Any]:
         if self:
@@ -70,15 +76,6 @@ class Session(dict[str, Any]):
         if key not in self:
             self.mark_modified()
         return super().setdefault(key, default)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        self.mark_modified()
-        super().update(*args, **kwargs)
-
-    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
-        self.mark_modified()
-        super().update(other)
-        return self
 
 
 def _check_attribute(name: str, value: str) -> str:
@@ -179,13 +176,7 @@ class SessionMiddleware:
         else:  # the application replaced the session with another mapping
             modified = True
         headers = list(message.get("headers", ()))
-        for index, (name, value) in enumerate(headers):
-            if name == b"vary":
-                if b"cookie" not in [part.strip().lower() for part in value.split(b",")]:
-                    headers[index] = (name, value + b", Cookie")
-                break
-        else:
-            headers.append((b"vary", b"Cookie"))
+        add_vary(headers, b"Cookie")
         if modified and session:
             payload = b64encode(json.dumps(session).encode())
             cookie = self._cookie_prefix + self.signer.sign(payload) + self._set_suffix
