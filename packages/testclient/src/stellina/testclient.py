@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict
@@ -45,6 +46,13 @@ __all__ = [
 ASGIInstance = Callable[[Receive, Send], Awaitable[None]]
 ASGI2App = Callable[[Scope], ASGIInstance]
 ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+_REQUEST_OPTIONS = frozenset(
+    name
+    for name, parameter in inspect.signature(httpx.Client.request).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+)
 
 
 class _AsyncBackend(TypedDict):
@@ -131,21 +139,9 @@ class TestClient(httpx.Client):
                 StellinaDeprecationWarning,
                 stacklevel=2,
             )
-        return super().request(
-            method,
-            url,
-            content=content,
-            data=data,
-            files=files,
-            json=json,
-            params=params,
-            headers=headers,
-            cookies=cookies,
-            auth=auth,
-            follow_redirects=follow_redirects,
-            timeout=timeout,
-            extensions=extensions,
-        )
+        # Everything but the warning is httpx's: hand the keyword options on as they came.
+        options = {name: value for name, value in locals().items() if name in _REQUEST_OPTIONS}
+        return super().request(method, url, **options)
 
     def websocket_connect(
         self, url: str, subprotocols: Sequence[str] | None = None, **kwargs: Any

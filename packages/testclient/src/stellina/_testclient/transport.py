@@ -105,29 +105,20 @@ def _expose_debug_info(response: httpx.Response | None, exchange: HTTPExchange) 
         response.context = info.get("context")  # type: ignore[attr-defined]
 
 
+@dataclass(eq=False)
 class TestClientTransport(httpx.BaseTransport):
     """Serves httpx requests by calling the app; keeps track of unfinished responses."""
 
     __test__ = False
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        portal_factory: PortalFactory,
-        raise_server_exceptions: bool = True,
-        root_path: str = "",
-        *,
-        client: tuple[str, int] | None,
-        app_state: dict[str, Any],
-    ) -> None:
-        self.app = app
-        self.portal_factory = portal_factory
-        self.raise_server_exceptions = raise_server_exceptions
-        self.root_path = root_path
-        self.client = client
-        self.app_state = app_state
-        self._open: set[_ResponseBody] = set()
-        self._lock = threading.Lock()
+    app: ASGIApp
+    portal_factory: PortalFactory
+    raise_server_exceptions: bool
+    root_path: str
+    client: tuple[str, int] | None
+    app_state: dict[str, Any]
+    _open: set[_ResponseBody] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def scope_for(self, request: httpx.Request) -> Scope:
         """The connection part of the scope of `request`."""
