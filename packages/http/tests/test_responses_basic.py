@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import http.cookies
 import math
-from collections.abc import MutableMapping
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
+from stellina_testing import Recorder, http_scope, websocket_scope
 
 from stellina.background import BackgroundTask
 from stellina.datastructures import URL, MutableHeaders
@@ -20,22 +21,12 @@ from stellina.responses import (
     RedirectResponse,
     Response,
 )
-
-Message = MutableMapping[str, Any]
+from stellina.types import Message
 
 
 async def call(app: Any, scope_type: str = "http", method: str = "GET") -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {"type": scope_type, "method": method, "path": "/", "headers": []}
-    await app(scope, receive, send)
-    return sent
+    scope = http_scope(method=method) if scope_type == "http" else websocket_scope()
+    return await Recorder().run(app, scope)
 
 
 # Body and automatic headers
@@ -374,12 +365,25 @@ def test_every_attribute_in_reference_order() -> None:
     )
 
 
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="http.cookies knows Partitioned from 3.14")
 def test_partitioned_cookie() -> None:
     response = Response()
     response.set_cookie("k", "v", max_age=1, secure=True, samesite="none", partitioned=True)
     assert set_cookie_headers(response) == [
         "k=v; Max-Age=1; Partitioned; Path=/; SameSite=none; Secure"
     ]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="Partitioned is refused before 3.14")
+def test_partitioned_cookie_is_refused_before_python_3_14() -> None:
+    response = Response()
+    for add in (
+        lambda: response.set_cookie("k", "v", partitioned=True),
+        lambda: response.delete_cookie("k", partitioned=True),
+    ):
+        with pytest.raises(ValueError, match="only supported in Python 3.14 and above"):
+            add()
+    assert set_cookie_headers(response) == []
 
 
 def test_expires_as_seconds_string_and_naive_datetime() -> None:

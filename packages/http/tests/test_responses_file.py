@@ -5,17 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import MutableMapping
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
 
 import pytest
+from stellina_testing import Recorder, http_scope
 
 from stellina.background import BackgroundTask
 from stellina.responses import FileResponse
+from stellina.types import Message
 
-Message = MutableMapping[str, Any]
 KIB = 1024
 CONTENT = bytes(range(256)) * 800  # 200 KiB: four 64 KiB reads
 
@@ -26,23 +25,12 @@ async def call(
     headers: dict[str, str] | None = None,
     pathsend: bool = False,
 ) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": "/",
-        "headers": [(k.encode(), v.encode()) for k, v in (headers or {}).items()],
-        "extensions": {"http.response.pathsend": {}} if pathsend else {},
-    }
-    await response(scope, receive, send)
-    return sent
+    scope = http_scope(
+        method=method,
+        headers=[(k.encode(), v.encode()) for k, v in (headers or {}).items()],
+        extensions={"http.response.pathsend": {}} if pathsend else {},
+    )
+    return await Recorder().run(response, scope)
 
 
 def body_of(sent: list[Message]) -> bytes:
@@ -110,11 +98,16 @@ async def test_sizes(tmp_path: Path, size: int) -> None:
 
 
 @pytest.mark.anyio
-async def test_file_shorter_than_its_stat_result_ends_cleanly(data_file: Path) -> None:
+@pytest.mark.parametrize("value", [None, "bytes=0-1,100-200"])
+async def test_file_shorter_than_its_stat_result_is_an_error(
+    data_file: Path, value: str | None
+) -> None:
     stale = os.stat(data_file)
     data_file.write_bytes(b"short")
-    sent = await call(FileResponse(data_file, stat_result=stale))
-    assert body_of(sent) == b"short"
+    headers = {} if value is None else {"range": value}
+    message = f"File at path {data_file} is shorter than expected."
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        await call(FileResponse(data_file, stat_result=stale), headers=headers)
 
 
 @pytest.mark.anyio
@@ -131,7 +124,7 @@ async def test_file_longer_than_its_stat_result_is_cut_to_content_length(data_fi
         (None, None, "text/plain; charset=utf-8"),
         ("page.html", None, "text/html; charset=utf-8"),
         ("data.json", None, "application/json"),
-        ("archive.unknownext", None, "text/plain; charset=utf-8"),
+        ("archive.unknownext", None, "application/octet-stream"),
         ("page.html", "image/png", "image/png"),
     ],
 )
@@ -143,7 +136,7 @@ def test_media_type_is_guessed_from_filename_then_path(
 
 
 def test_media_type_of_path_without_extension(tmp_path: Path) -> None:
-    assert FileResponse(tmp_path / "noext").media_type == "text/plain"
+    assert FileResponse(tmp_path / "noext").media_type == "application/octet-stream"
     assert FileResponse(str(tmp_path / "x.png")).media_type == "image/png"
 
 
@@ -183,9 +176,9 @@ def test_stat_result_sets_headers_at_once(data_file: Path) -> None:
     assert response.headers["etag"] == expected_etag(data_file)
 
 
-def test_method_argument_is_deprecated(data_file: Path) -> None:
-    with pytest.warns(DeprecationWarning, match="The 'method' parameter is not used"):
-        FileResponse(data_file, method="GET")
+def test_method_argument_is_gone(data_file: Path) -> None:
+    with pytest.raises(TypeError):
+        FileResponse(data_file, method="GET")  # type: ignore[call-arg]
 
 
 @pytest.mark.anyio
@@ -517,20 +510,8 @@ async def test_stale_if_range_ignores_even_a_malformed_range(data_file: Path) ->
 
 @pytest.mark.anyio
 async def test_first_range_header_wins(data_file: Path) -> None:
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    async def receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "headers": [(b"range", b"bytes=0-0"), (b"range", b"bytes=1-1")],
-    }
-    await FileResponse(data_file)(scope, receive, send)
+    scope = http_scope(headers=[(b"range", b"bytes=0-0"), (b"range", b"bytes=1-1")])
+    sent = await Recorder().run(FileResponse(data_file), scope)
     assert body_of(sent) == CONTENT[:1]
 
 

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
 import pytest
+from stellina_testing import Recorder, http_scope, websocket_scope
 
 from stellina.background import BackgroundTask
 from stellina.requests import ClientDisconnect
 from stellina.responses import StreamingResponse
+from stellina.types import Message, Scope
 
-Message = MutableMapping[str, Any]
 
-
-def http_scope(spec_version: str | None = "2.4") -> dict[str, Any]:
-    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": []}
-    if spec_version is not None:
-        scope["asgi"] = {"version": "3.0", "spec_version": spec_version}
+def scope_of(spec_version: str | None = "2.4") -> Scope:
+    """An HTTP scope from a server of ``spec_version`` (None: one that does not say)."""
+    scope = http_scope(asgi={"version": "3.0", "spec_version": spec_version})
+    if spec_version is None:
+        del scope["asgi"]
     return scope
 
 
@@ -31,13 +32,9 @@ async def never_disconnects() -> Message:
 async def call(
     response: StreamingResponse, spec_version: str | None = "2.4", receive: Any = never_disconnects
 ) -> list[Message]:
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await response(http_scope(spec_version), receive, send)
-    return sent
+    recorder = Recorder()
+    await response(scope_of(spec_version), receive, recorder.send)
+    return recorder.sent
 
 
 def bodies(sent: list[Message]) -> list[tuple[bytes, bool]]:
@@ -119,7 +116,7 @@ async def test_oserror_from_send_becomes_client_disconnect() -> None:
 
     response = StreamingResponse(body(), background=BackgroundTask(task))
     with pytest.raises(ClientDisconnect):
-        await response(http_scope("2.4"), never_disconnects, send)
+        await response(scope_of("2.4"), never_disconnects, send)
     assert len(produced) == 3
     assert events == []
 
@@ -154,7 +151,7 @@ async def test_old_servers_stop_an_endless_stream_on_disconnect(spec_version: st
 
     response = StreamingResponse(endless(), background=BackgroundTask(task))
     with anyio.fail_after(5):
-        await response(http_scope(spec_version), receive, send)
+        await response(scope_of(spec_version), receive, send)
     assert sent_count >= 5
     assert events == ["ran"]
 
@@ -195,3 +192,28 @@ async def test_subclass_can_override_stream_response() -> None:
 
     sent = await call(Framed(iter([b"a"])))
     assert [message["body"] for message in sent[1:]] == [b"[a]", b""]
+
+
+@pytest.mark.anyio
+async def test_websocket_scope_gets_a_denial_response_and_runs_the_background() -> None:
+    events: list[str] = []
+
+    async def body() -> AsyncIterator[str]:
+        yield "no"
+
+    async def receive() -> Message:
+        raise AssertionError("a denial response does not listen for disconnects")
+
+    recorder = Recorder()
+    response = StreamingResponse(
+        body(), status_code=403, background=BackgroundTask(events.append, "ran")
+    )
+    await response(websocket_scope(), receive, recorder.send)
+    assert [message["type"] for message in recorder.sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+        "websocket.http.response.body",
+    ]
+    assert recorder.status == 403
+    assert recorder.body == b"no"
+    assert events == ["ran"]

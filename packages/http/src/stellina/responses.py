@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import hashlib
-import http.cookies
 import json
 import json.encoder
 import os
-import re
 import stat
-import time
-import warnings
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from email.utils import format_datetime, formatdate
+from email.utils import formatdate
 from mimetypes import guess_type
 from secrets import token_hex
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
 
+from stellina._cookies import SameSite, set_cookie_value
+from stellina._ranges import (
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    byteranges_layout,
+    parse_ranges,
+)
+from stellina._sending import (
+    MESSAGE_TYPES,
+    denial_send,
+    send_raises_on_disconnect,
+    unless_disconnected,
+    wait_for_disconnect,
+)
+from stellina.asgi import URL_SAFE, get_header, set_header
 from stellina.background import BackgroundTask
 from stellina.concurrency import iterate_in_threadpool
 from stellina.datastructures import Headers, MutableHeaders
@@ -47,6 +58,7 @@ AsyncContentStream = AsyncIterable[Content]
 ContentStream = AsyncContentStream | SyncContentStream
 
 RawHeaders = list[tuple[bytes, bytes]]
+
 
 # Content-Type headers by charset, then media type; bounded. Header tuples are immutable,
 # so responses share them and build none per response.
@@ -74,42 +86,6 @@ def _content_type(media_type: str, charset: str) -> tuple[bytes, bytes]:
         if len(cache) < 512:
             cache[media_type] = header
     return header
-
-
-# Cookie names are RFC 6265 tokens, as http.cookies accepts them.
-_COOKIE_KEY = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
-_COOKIE_ATTRIBUTES = frozenset(
-    [
-        "expires",
-        "path",
-        "comment",
-        "domain",
-        "max-age",
-        "secure",
-        "httponly",
-        "version",
-        "samesite",
-        "partitioned",
-    ]
-)
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_UNSAFE_IN_ATTRIBUTE = re.compile(r"[\x00-\x1f\x7f;]")
-_SAMESITE = frozenset(("strict", "lax", "none"))
-_encode_cookie_value = http.cookies.SimpleCookie().value_encode
-
-
-class _InvalidCookie(http.cookies.CookieError, ValueError):
-    """A cookie argument that would produce an invalid or injectable Set-Cookie header."""
-
-
-class _InvalidSameSite(AssertionError, ValueError):
-    """An unknown SameSite value (an AssertionError, as Starlette raises, and a ValueError)."""
-
-
-def _cookie_attribute(name: str, value: str) -> str:
-    if _UNSAFE_IN_ATTRIBUTE.search(value):
-        raise _InvalidCookie(f"Invalid cookie {name} {value!r}: control characters or ';'.")
-    return value
 
 
 class Response:
@@ -190,43 +166,23 @@ class Response:
         domain: str | None = None,
         secure: bool = False,
         httponly: bool = False,
-        samesite: Literal["lax", "strict", "none"] | None = "lax",
+        samesite: SameSite = "lax",
         partitioned: bool = False,
     ) -> None:
         """Add a Set-Cookie header; raises ValueError for values that cannot be sent safely."""
-        if not _COOKIE_KEY.fullmatch(key) or key.lower() in _COOKIE_ATTRIBUTES:
-            raise _InvalidCookie(f"Illegal key {key!r}")
-        value = str(value)
-        if _CONTROL_CHARACTERS.search(value):
-            raise _InvalidCookie(f"Invalid cookie value {value!r}: control characters.")
-        parts = [f"{key}={_encode_cookie_value(value)[1]}"]
-        # Attributes in alphabetical order of their lower-case names, as http.cookies emits them.
-        if domain:
-            parts.append(f"Domain={_cookie_attribute('domain', domain)}")
-        if expires is not None:
-            if isinstance(expires, datetime):
-                when = format_datetime(expires, usegmt=True)
-            elif isinstance(expires, int):
-                when = formatdate(time.time() + expires, usegmt=True)
-            else:
-                when = _cookie_attribute("expires", expires)
-            if when:
-                parts.append(f"expires={when}")
-        if httponly:
-            parts.append("HttpOnly")
-        if max_age is not None:
-            parts.append(f"Max-Age={max_age}")
-        if partitioned:
-            parts.append("Partitioned")
-        if path:
-            parts.append(f"Path={_cookie_attribute('path', path)}")
-        if samesite is not None:
-            if samesite.lower() not in _SAMESITE:
-                raise _InvalidSameSite("samesite must be either 'strict', 'lax' or 'none'")
-            parts.append(f"SameSite={samesite}")
-        if secure:
-            parts.append("Secure")
-        self.raw_headers.append((b"set-cookie", "; ".join(parts).encode("latin-1")))
+        header = set_cookie_value(
+            key,
+            str(value),
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+        self.raw_headers.append((b"set-cookie", header))
 
     def delete_cookie(
         self,
@@ -235,27 +191,31 @@ class Response:
         domain: str | None = None,
         secure: bool = False,
         httponly: bool = False,
-        samesite: Literal["lax", "strict", "none"] | None = "lax",
+        samesite: SameSite = "lax",
         partitioned: bool = False,
     ) -> None:
         """Add a Set-Cookie header that expires the cookie ``key`` now."""
-        self.set_cookie(
-            key,
-            max_age=0,
-            expires=0,
-            path=path,
-            domain=domain,
-            secure=secure,
-            httponly=httponly,
-            samesite=samesite,
-            partitioned=partitioned,
+        # Max-Age=0 and an Expires of now: every client drops the cookie.
+        self.raw_headers.append(
+            (
+                b"set-cookie",
+                set_cookie_value(
+                    key,
+                    "",
+                    max_age=0,
+                    expires=0,
+                    path=path,
+                    domain=domain,
+                    secure=secure,
+                    httponly=httponly,
+                    samesite=samesite,
+                    partitioned=partitioned,
+                ),
+            )
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            start, body = "websocket.http.response.start", "websocket.http.response.body"
-        else:
-            start, body = "http.response.start", "http.response.body"
+        start, body = MESSAGE_TYPES[scope["type"]]
         await send({"type": start, "status": self.status_code, "headers": self.raw_headers})
         await send({"type": body, "body": self.body})
         if self.background is not None:
@@ -337,21 +297,7 @@ class RedirectResponse(Response):
         super().__init__(
             content=b"", status_code=status_code, headers=headers, background=background
         )
-        self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
-
-
-_spec_raises_on_disconnect: dict[str, bool] = {}
-
-
-def _send_raises_on_disconnect(scope: Scope) -> bool:
-    """Whether the server's ``send`` raises OSError once the client is gone (ASGI spec 2.4+)."""
-    version: str = scope.get("asgi", {}).get("spec_version", "2.0")
-    raises = _spec_raises_on_disconnect.get(version)
-    if raises is None:
-        raises = tuple(map(int, version.split("."))) >= (2, 4)
-        if len(_spec_raises_on_disconnect) < 16:
-            _spec_raises_on_disconnect[version] = raises
-    return raises
+        self.headers["location"] = quote(str(url), safe=URL_SAFE)
 
 
 class StreamingResponse(Response):
@@ -379,8 +325,7 @@ class StreamingResponse(Response):
 
     async def listen_for_disconnect(self, receive: Receive) -> None:
         """Return once the client has disconnected."""
-        while (await receive())["type"] != "http.disconnect":
-            pass
+        await wait_for_disconnect(receive)
 
     async def stream_response(self, send: Send) -> None:
         """Send the start message, then one body message per chunk, then the end."""
@@ -394,124 +339,40 @@ class StreamingResponse(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if _send_raises_on_disconnect(scope):
+        if scope["type"] != "http":
+            await self.stream_response(denial_send(send))
+        elif send_raises_on_disconnect(scope):
             try:
                 await self.stream_response(send)
             except OSError:
                 raise ClientDisconnect() from None
         else:
-            await self._stream_until_disconnect(receive, send)
+            await unless_disconnected(
+                receive, lambda: self.stream_response(send), self.listen_for_disconnect
+            )
         if self.background is not None:
             await self.background()
 
-    async def _stream_until_disconnect(self, receive: Receive, send: Send) -> None:
-        # Before ASGI 2.4 a send to a gone client is silently dropped, so listen for it.
-        try:
-            async with anyio.create_task_group() as group:
 
-                async def stream() -> None:
-                    await self.stream_response(send)
-                    group.cancel_scope.cancel()
-
-                group.start_soon(stream)
-                await self.listen_for_disconnect(receive)
-                group.cancel_scope.cancel()
-        except BaseExceptionGroup as group_error:
-            errors = group_error.exceptions
-            if len(errors) == 1:
-                raise errors[0] from None
-            raise
-
-
-class _MalformedRange(Exception):
-    def __init__(self, message: str = "Malformed range header.") -> None:
-        self.message = message
-
-
-class _UnsatisfiableRange(Exception):
-    pass
-
-
-# More ranges than this in one Range header: the header is ignored and the whole file sent.
-_MAX_RANGES = 100
-_HUGE = 1 << 64
-
-
-def _byte_position(text: str) -> int | None:
-    """A non-negative decimal, saturating far beyond any file size; None if not a number."""
-    if not text.isascii() or not text.isdigit():
-        return None
-    return int(text) if len(text) < 20 else _HUGE
-
-
-def _parse_range(value: str, size: int) -> list[tuple[int, int]] | None:
-    """Parse a Range header into sorted, merged half-open ``(start, end)`` spans of a file.
-
-    Returns None when the header should be ignored (too many ranges); raises _MalformedRange
-    (answered with 400) or _UnsatisfiableRange (416). Runs in time linear in the header length.
-    """
-    unit, equals, specs = value.partition("=")
-    if not equals:
-        raise _MalformedRange()
-    if unit.strip().lower() != "bytes":
-        raise _MalformedRange("Only support bytes range")
-    ranges: list[tuple[int, int]] = []
-    for spec in specs.split(","):
-        first, dash, last = spec.partition("-")
-        if not dash:
-            continue
-        first, last = first.strip(), last.strip()
-        if first:
-            start = _byte_position(first)
-            end = _byte_position(last) if last else size - 1
-            if start is None or end is None:
-                continue
-            end = min(end, size - 1) + 1
-        else:
-            suffix = _byte_position(last)
-            if suffix is None:
-                continue
-            start, end = max(size - suffix, 0), size
-        ranges.append((start, end))
-        if len(ranges) > _MAX_RANGES:
-            return None
-    if not ranges:
-        raise _MalformedRange("Range header: range must be requested")
-    if any(not 0 <= start < size for start, _ in ranges):
-        raise _UnsatisfiableRange()
-    if any(start >= end for start, end in ranges):
-        raise _MalformedRange("Range header: start must be less than end")
-    ranges.sort()
-    merged = [ranges[0]]
-    for start, end in ranges[1:]:
-        last_start, last_end = merged[-1]
-        if start <= last_end:
-            merged[-1] = (last_start, max(end, last_end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _stat_and_open(
-    path: str | os.PathLike[str], stat_result: os.stat_result | None, open_file: bool
-) -> tuple[os.stat_result, BinaryIO | None]:
-    """Worker-thread half of FileResponse: stat the path unless known, open it if asked."""
-    if stat_result is None:
-        try:
-            stat_result = os.stat(path)
-        except FileNotFoundError:
-            raise RuntimeError(f"File at path {path} does not exist.") from None
-        if not stat.S_ISREG(stat_result.st_mode):
-            raise RuntimeError(f"File at path {path} is not a file.")
-    return stat_result, open(path, "rb") if open_file else None
-
-
-# Reads per worker-thread hop: fewer hops, at most this many chunks held in memory.
+# A body to send: literal bytes, or an (offset, length) slice of the file.
+_Piece = bytes | tuple[int, int]
+# File reads per worker-thread hop: fewer hops, at most this many chunks held in memory.
 _READS_PER_HOP = 4
+_RANGE_METHODS = frozenset(("GET", "HEAD"))
 
 
-def _read_chunks(file: BinaryIO, offset: int, length: int, chunk_size: int) -> list[bytes]:
-    """Read up to ``_READS_PER_HOP`` chunks of ``file[offset:offset + length]``; fewer at EOF."""
+def _stat_file(path: str | os.PathLike[str]) -> os.stat_result:
+    try:
+        stat_result = os.stat(path)
+    except FileNotFoundError:
+        raise RuntimeError(f"File at path {path} does not exist.") from None
+    if not stat.S_ISREG(stat_result.st_mode):
+        raise RuntimeError(f"File at path {path} is not a file.")
+    return stat_result
+
+
+def _read_batch(file: BinaryIO, offset: int, length: int, chunk_size: int) -> list[bytes]:
+    """Up to ``_READS_PER_HOP`` chunks of ``file[offset:offset + length]``; fewer at EOF."""
     file.seek(offset)
     chunks: list[bytes] = []
     while length > 0 and len(chunks) < _READS_PER_HOP:
@@ -524,9 +385,16 @@ def _read_chunks(file: BinaryIO, offset: int, length: int, chunk_size: int) -> l
 
 
 class FileResponse(Response):
-    """A file from disk, with ETag/Last-Modified, HEAD, Range requests and ``pathsend``."""
+    """A file from disk, with ETag/Last-Modified, HEAD, Range requests and ``pathsend``.
+
+    The file is opened and read in worker threads; with the server's ``http.response.pathsend``
+    extension a whole-file GET hands the path to the server instead. Range requests are
+    answered for GET and HEAD of a 200 response, up to ``max_ranges`` ranges (more: the whole
+    file); an If-Range that is not the current (strong) ETag or Last-Modified gets the whole file.
+    """
 
     chunk_size = 64 * 1024
+    max_ranges = 100
 
     def __init__(
         self,
@@ -537,181 +405,159 @@ class FileResponse(Response):
         background: BackgroundTask | None = None,
         filename: str | None = None,
         stat_result: os.stat_result | None = None,
-        method: str | None = None,
         content_disposition_type: str = "attachment",
     ) -> None:
         self.path = path
         self.status_code = status_code
         self.filename = filename
-        if method is not None:
-            warnings.warn(
-                "The 'method' parameter is not used, and it will be removed.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
         if media_type is None:
-            media_type = guess_type(filename or path)[0] or "text/plain"
+            media_type = guess_type(filename or path)[0] or "application/octet-stream"
         self.media_type = media_type
         self.background = background
         self.init_headers(headers)
-        self.headers.setdefault("accept-ranges", "bytes")
-        if filename is not None:
+        raw = self.raw_headers
+        if get_header(raw, b"accept-ranges") is None:
+            raw.append((b"accept-ranges", b"bytes"))
+        if filename is not None and get_header(raw, b"content-disposition") is None:
             quoted = quote(filename)
-            if quoted != filename:
-                disposition = f"{content_disposition_type}; filename*=utf-8''{quoted}"
-            else:
+            if quoted == filename:
                 disposition = f'{content_disposition_type}; filename="{filename}"'
-            self.headers.setdefault("content-disposition", disposition)
+            else:
+                disposition = f"{content_disposition_type}; filename*=utf-8''{quoted}"
+            value = disposition.encode("latin-1")
+            if b"\r" in value or b"\n" in value:
+                raise ValueError(f"Invalid content disposition {disposition!r}: CR or LF.")
+            raw.append((b"content-disposition", value))
         self.stat_result = stat_result
         if stat_result is not None:
             self.set_stat_headers(stat_result)
 
     def set_stat_headers(self, stat_result: os.stat_result) -> None:
-        """Set Content-Length, Last-Modified and ETag from ``stat_result`` unless already set."""
+        """Add Content-Length, Last-Modified and ETag from ``stat_result`` unless already set."""
         mtime, size = stat_result.st_mtime, stat_result.st_size
         tag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
-        headers = self.headers
-        headers.setdefault("content-length", str(size))
-        headers.setdefault("last-modified", formatdate(mtime, usegmt=True))
-        headers.setdefault("etag", f'"{tag}"')
+        raw = self.raw_headers
+        present = {name for name, _ in raw}
+        for name, value in (
+            (b"content-length", b"%d" % size),
+            (b"last-modified", formatdate(mtime, usegmt=True).encode("ascii")),
+            (b"etag", b'"%s"' % tag.encode("ascii")),
+        ):
+            if name not in present:
+                raw.append((name, value))
+
+    def generate_multipart(
+        self, ranges: Sequence[tuple[int, int]], boundary: str, max_size: int, content_type: str
+    ) -> tuple[int, Callable[[int, int], bytes]]:
+        """The length of a multipart/byteranges body of the half-open ``ranges``, and a
+        function giving the head of the part of ``(start, end)``."""
+        return byteranges_layout(ranges, boundary, max_size, content_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        head = scope["method"].upper() == "HEAD"
-        range_header = if_range = None
-        for name, value in scope["headers"]:
-            if name == b"range" and range_header is None:
-                range_header = value.decode("latin-1")
-            elif name == b"if-range" and if_range is None:
-                if_range = value.decode("latin-1")
-        pathsend = (
-            not head
-            and range_header is None
-            and "http.response.pathsend" in scope.get("extensions", {})
-        )
-        read_body = not (head or pathsend)
-        if self.stat_result is not None and not read_body:
-            stat_result, file = self.stat_result, None
-        else:
-            stat_result, file = await anyio.to_thread.run_sync(
-                _stat_and_open, self.path, self.stat_result, read_body
-            )
+        http = scope["type"] == "http"
+        if not http:
+            send = denial_send(send)
+        stat_result = self.stat_result
+        if stat_result is None:
+            stat_result = await anyio.to_thread.run_sync(_stat_file, self.path)
+            self.set_stat_headers(stat_result)
+        head = http and scope["method"].upper() == "HEAD"
         try:
-            if self.stat_result is None:
-                self.set_stat_headers(stat_result)
-            if range_header is None or (
-                if_range is not None and not self._if_range_matches(if_range)
-            ):
-                await self._send_whole(send, file, stat_result.st_size, pathsend)
-            elif not await self._send_ranges(scope, receive, send, file, range_header, stat_result):
-                return
-        finally:
-            if file is not None:
-                file.close()
+            status, headers, pieces = self._plan(scope, http, stat_result.st_size)
+        except MalformedRangeHeader as error:
+            await PlainTextResponse(error.content, status_code=400)(scope, receive, send)
+            return
+        except RangeNotSatisfiable as error:
+            refusal = {"content-range": f"bytes */{error.max_size}"}
+            await PlainTextResponse(status_code=416, headers=refusal)(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if head:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        elif pieces is None:
+            await send({"type": "http.response.pathsend", "path": os.path.abspath(self.path)})
+        elif http and not send_raises_on_disconnect(scope):
+            await unless_disconnected(receive, lambda: self._send_file(send, pieces))
+        else:
+            await self._send_file(send, pieces)
         if self.background is not None:
             await self.background()
 
-    async def _send_ranges(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        file: BinaryIO | None,
-        range_header: str,
-        stat_result: os.stat_result,
-    ) -> bool:
-        """Answer a Range request; False if it was refused (400 or 416)."""
-        size = stat_result.st_size
-        try:
-            ranges = _parse_range(range_header, size)
-        except _MalformedRange as error:
-            await PlainTextResponse(error.message, status_code=400)(scope, receive, send)
-            return False
-        except _UnsatisfiableRange:
-            headers = {"content-range": f"bytes */{size}"}
-            await PlainTextResponse(status_code=416, headers=headers)(scope, receive, send)
-            return False
-        if ranges is None:
-            await self._send_whole(send, file, size, pathsend=False)
-        elif len(ranges) == 1:
-            await self._send_single_range(send, file, ranges[0], size)
-        else:
-            await self._send_multiple_ranges(send, file, ranges, size)
-        return True
-
-    def _if_range_matches(self, if_range: str) -> bool:
-        headers = self.headers
-        return if_range == headers.get("last-modified") or if_range == headers.get("etag")
-
-    async def _send_whole(
-        self, send: Send, file: BinaryIO | None, size: int, pathsend: bool
-    ) -> None:
-        """The 200 response: the file read by chunks, by pathsend, or headers only (HEAD)."""
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        if file is not None:
-            await self._send_span(send, file, 0, size, more_after=False)
-        elif pathsend:
-            await send({"type": "http.response.pathsend", "path": os.path.abspath(self.path)})
-        else:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _send_single_range(
-        self, send: Send, file: BinaryIO | None, span: tuple[int, int], size: int
-    ) -> None:
-        start, end = span
-        headers = MutableHeaders(raw=list(self.raw_headers))
-        headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
-        headers["content-length"] = str(end - start)
-        await send({"type": "http.response.start", "status": 206, "headers": headers.raw})
-        if file is None:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        else:
-            await self._send_span(send, file, start, end - start, more_after=False)
-
-    async def _send_multiple_ranges(
-        self, send: Send, file: BinaryIO | None, ranges: list[tuple[int, int]], size: int
-    ) -> None:
+    def _plan(
+        self, scope: Scope, http: bool, size: int
+    ) -> tuple[int, RawHeaders, list[_Piece] | None]:
+        """The status, headers and body pieces to send (None: the whole file by pathsend)."""
+        spans = None
+        if http and self.status_code == 200 and scope["method"].upper() in _RANGE_METHODS:
+            range_value = if_range = None
+            for name, value in scope["headers"]:
+                if name == b"range" and range_value is None:
+                    range_value = value
+                elif name == b"if-range" and if_range is None:
+                    if_range = value
+            if range_value is not None and (if_range is None or self._still_current(if_range)):
+                spans = parse_ranges(range_value.decode("latin-1"), size, self.max_ranges)
+        if spans is None:
+            pathsend = http and "http.response.pathsend" in scope.get("extensions", ())
+            return self.status_code, self.raw_headers, None if pathsend else [(0, size)]
+        headers = list(self.raw_headers)
+        if len(spans) == 1:
+            start, end = spans[0]
+            set_header(headers, b"content-range", b"bytes %d-%d/%d" % (start, end - 1, size))
+            set_header(headers, b"content-length", b"%d" % (end - start))
+            return 206, headers, [(start, end - start)]
         boundary = token_hex(13)
-        headers = MutableHeaders(raw=list(self.raw_headers))
-        part_type = headers.get("content-type", "")
-        part_heads = [
-            f"--{boundary}\r\nContent-Type: {part_type}\r\n"
-            f"Content-Range: bytes {start}-{end - 1}/{size}\r\n\r\n".encode("latin-1")
-            for start, end in ranges
-        ]
-        closing = f"--{boundary}--".encode("latin-1")
-        length = sum(
-            len(head) + end - start + 2
-            for head, (start, end) in zip(part_heads, ranges, strict=True)
-        )
-        headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
-        headers["content-length"] = str(length + len(closing))
-        await send({"type": "http.response.start", "status": 206, "headers": headers.raw})
-        if file is None:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        separator = b""
-        for head, (start, end) in zip(part_heads, ranges, strict=True):
-            await send({"type": "http.response.body", "body": separator + head, "more_body": True})
-            await self._send_span(send, file, start, end - start, more_after=True)
-            separator = b"\r\n"
-        await send({"type": "http.response.body", "body": b"\r\n" + closing, "more_body": False})
+        part_type = (get_header(headers, b"content-type") or b"").decode("latin-1")
+        length, part_head = self.generate_multipart(spans, boundary, size, part_type)
+        content_type = b"multipart/byteranges; boundary=" + boundary.encode("ascii")
+        set_header(headers, b"content-type", content_type)
+        set_header(headers, b"content-length", b"%d" % length)
+        pieces: list[_Piece] = []
+        for start, end in spans:
+            pieces += (part_head(start, end), (start, end - start), b"\r\n")
+        pieces.append(b"--%s--" % boundary.encode("ascii"))
+        return 206, headers, pieces
 
-    async def _send_span(
-        self, send: Send, file: BinaryIO, offset: int, length: int, *, more_after: bool
+    def _still_current(self, if_range: bytes) -> bool:
+        """Whether an If-Range value is this file's Last-Modified or strong ETag."""
+        if if_range.startswith(b"W/"):
+            return False
+        raw = self.raw_headers
+        return if_range == get_header(raw, b"etag") or if_range == get_header(raw, b"last-modified")
+
+    async def _send_file(self, send: Send, pieces: list[_Piece]) -> None:
+        """Open the file in a worker thread and send ``pieces``; the file is closed however
+        the sending ends."""
+        try:
+            file = await anyio.open_file(self.path, mode="rb")
+        except FileNotFoundError:
+            raise RuntimeError(f"File at path {self.path} does not exist.") from None
+        try:
+            last = len(pieces) - 1
+            for index, piece in enumerate(pieces):
+                more = index < last
+                if isinstance(piece, bytes):
+                    await send({"type": "http.response.body", "body": piece, "more_body": more})
+                else:
+                    offset, length = piece
+                    await self._send_slice(send, file.wrapped, offset, length, more)
+        finally:
+            file.wrapped.close()  # closing a file opened for reading does not block
+
+    async def _send_slice(
+        self, send: Send, file: BinaryIO, offset: int, length: int, more_after: bool
     ) -> None:
-        """Send ``length`` bytes of ``file`` from ``offset``, read in chunks in a worker thread."""
+        """Send ``file[offset:offset + length]`` in chunks read by worker threads."""
+        if length == 0:
+            await send({"type": "http.response.body", "body": b"", "more_body": more_after})
+            return
         chunk_size = self.chunk_size
-        while True:
-            chunks = await anyio.to_thread.run_sync(_read_chunks, file, offset, length, chunk_size)
+        while length > 0:
+            chunks = await anyio.to_thread.run_sync(_read_batch, file, offset, length, chunk_size)
             if not chunks:
-                await send({"type": "http.response.body", "body": b"", "more_body": more_after})
-                return
+                raise RuntimeError(f"File at path {self.path} is shorter than expected.")
             for chunk in chunks:
                 offset += len(chunk)
                 length -= len(chunk)
                 more = length > 0 or more_after
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
-            if length <= 0:
-                return
