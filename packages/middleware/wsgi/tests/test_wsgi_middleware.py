@@ -2,61 +2,62 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
+from stellina_testing import Recorder, http_scope
 
-from stellina.middleware.wsgi import WSGIMiddleware
+from stellina.asgi import StellinaDeprecationWarning
+from stellina.types import Message, Scope
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StellinaDeprecationWarning)
+    wsgi_module = importlib.import_module("stellina.middleware.wsgi")
+WSGIMiddleware = wsgi_module.WSGIMiddleware
+build_environ = wsgi_module.build_environ
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
 
-def make_scope(**overrides: Any) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
+def make_scope(**overrides: Any) -> Scope:
+    """The harness's HTTP scope, from a client at 10.0.0.1 to a server on port 8000."""
+    defaults: dict[str, Any] = {
         "server": ("testserver", 8000),
         "client": ("10.0.0.1", 50000),
-        "root_path": "",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
         "headers": [],
     }
-    scope.update(overrides)
-    return scope
+    return http_scope(**{**defaults, **overrides})
 
 
 async def call(
     app: Any,
-    scope: dict[str, Any] | None = None,
+    scope: Scope | None = None,
     body: Iterable[bytes] = (b"",),
-    on_send: Callable[[MutableMapping[str, Any]], None] | None = None,
-) -> list[MutableMapping[str, Any]]:
+    on_send: Callable[[Message], None] | None = None,
+) -> list[Message]:
     """Run ``WSGIMiddleware(app)`` once; the body chunks are followed by a disconnect."""
-    incoming = [{"type": "http.request", "body": chunk, "more_body": True} for chunk in body]
-    if incoming:
-        incoming[-1]["more_body"] = False
-    incoming.append({"type": "http.disconnect"})
-    sent: list[MutableMapping[str, Any]] = []
+    recorder = Recorder.with_body(*body) if body else Recorder()
 
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0) if len(incoming) > 1 else incoming[0]
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: Message) -> None:
+        await recorder.send(message)
         if on_send is not None:
             on_send(message)
 
-    await WSGIMiddleware(app)(scope or make_scope(), receive, send)
-    return sent
+    await WSGIMiddleware(app)(scope or make_scope(), recorder.receive, send)
+    return recorder.sent
+
+
+def test_the_module_is_deprecated() -> None:
+    with pytest.warns(
+        StellinaDeprecationWarning, match=r"stellina\.middleware\.wsgi is deprecated"
+    ):
+        importlib.reload(wsgi_module)
 
 
 def echo_environ(keys: list[str], seen: Environ) -> Callable[[Environ, StartResponse], list[bytes]]:
@@ -95,7 +96,7 @@ async def test_environ_follows_pep_3333() -> None:
     assert environ["PATH_INFO"] == "/caf\u00c3\u00a9"  # UTF-8 bytes as latin-1 characters
     assert environ["QUERY_STRING"] == "a=1&b=\u00e9"
     assert environ["SERVER_NAME"] == "testserver"
-    assert environ["SERVER_PORT"] == "8000"
+    assert environ["SERVER_PORT"] == 8000  # the scope's port as it is, as in Starlette
     assert environ["SERVER_PROTOCOL"] == "HTTP/1.1"
     assert environ["REMOTE_ADDR"] == "10.0.0.1"
     assert environ["CONTENT_TYPE"] == "text/plain"
@@ -107,11 +108,15 @@ async def test_environ_follows_pep_3333() -> None:
     assert environ["HTTP_X_LATIN"] == "caf\u00e9"
     assert environ["wsgi.version"] == (1, 0)
     assert environ["wsgi.url_scheme"] == "http"
-    assert environ["wsgi.errors"] is sys.stderr
+    assert environ["wsgi.errors"] is sys.stdout
     assert environ["wsgi.multithread"] is True
     assert environ["wsgi.run_once"] is False
-    assert environ["wsgi.input_terminated"] is True
-    assert all(type(value) is str for key, value in environ.items() if key.isupper())
+    assert "wsgi.input_terminated" not in environ
+    assert all(
+        type(value) is str
+        for key, value in environ.items()
+        if key.isupper() and key != "SERVER_PORT"
+    )
 
 
 @pytest.mark.anyio
@@ -122,6 +127,8 @@ async def test_environ_follows_pep_3333() -> None:
         ("/app", "/app", "/app", ""),
         ("/app", "/application", "/app", "/application"),  # not a segment boundary
         ("/app", "/x", "/app", "/x"),  # a server that leaves root_path out of path
+        ("/app/", "/app/users", "/app/", "users"),  # the root's slash stays in SCRIPT_NAME
+        ("/app/", "/app", "/app/", "/app"),
         ("", "/x", "", "/x"),
     ],
 )
@@ -159,7 +166,7 @@ async def test_server_defaults_and_https() -> None:
         scope,
     )
     assert seen["SERVER_NAME"] == "localhost"
-    assert seen["SERVER_PORT"] == "443"
+    assert seen["SERVER_PORT"] == 443
     assert seen["SERVER_PROTOCOL"] == "HTTP/2"
     assert seen["wsgi.url_scheme"] == "https"
     assert "REMOTE_ADDR" not in seen["environ"]
@@ -224,7 +231,7 @@ async def test_generator_body_streams_each_chunk_as_produced_and_is_closed() -> 
         start_response("200 OK", [("Content-Type", "text/plain")])
         return body()
 
-    def on_send(message: MutableMapping[str, Any]) -> None:
+    def on_send(message: Message) -> None:
         if message.get("body") == b"one":
             first_chunk_sent.set()
 
@@ -328,7 +335,7 @@ async def test_client_disconnect_while_reading_body_raises() -> None:
 
 
 @pytest.mark.anyio
-async def test_exc_info_before_headers_are_sent_replaces_the_response() -> None:
+async def test_exc_info_before_headers_are_sent_replaces_the_response_then_raises() -> None:
     def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
         try:
@@ -337,13 +344,22 @@ async def test_exc_info_before_headers_are_sent_replaces_the_response() -> None:
             start_response("500 Internal Server Error", [("X-Error", "1")], sys.exc_info())
         return [b"failed"]
 
-    sent = await call(app)
+    sent: list[Message] = []
+    with pytest.raises(ValueError, match="boom"):
+        await call(app, on_send=sent.append)
+    # The error response went out first: a server that catches the error has nothing to add.
     assert sent[0] == {
         "type": "http.response.start",
         "status": 500,
         "headers": [(b"x-error", b"1")],
     }
     assert sent[1]["body"] == b"failed"
+    assert sent[1]["more_body"] is False
+
+
+def test_build_environ_takes_the_body_as_bytes() -> None:
+    environ = build_environ(make_scope(method="POST"), b"payload")
+    assert environ["wsgi.input"].read() == b"payload"
 
 
 @pytest.mark.anyio
@@ -360,7 +376,7 @@ async def test_exc_info_after_headers_are_sent_reraises() -> None:
         start_response("200 OK", [])
         return body(start_response)
 
-    sent: list[MutableMapping[str, Any]] = []
+    sent: list[Message] = []
     with pytest.raises(ValueError, match="boom"):
         await call(app, on_send=sent.append)
     assert [m.get("body") for m in sent] == [None, b"partial"]
@@ -404,7 +420,7 @@ async def test_invalid_status_or_headers_raise(
         start_response(status, headers)
         return []  # pragma: no cover
 
-    sent: list[MutableMapping[str, Any]] = []
+    sent: list[Message] = []
     with pytest.raises(ValueError, match=message):
         await call(app, on_send=sent.append)
     assert sent == []
@@ -436,7 +452,7 @@ async def test_application_exceptions_reach_the_server_and_iterable_is_closed() 
         start_response("200 OK", [])
         return Body()
 
-    sent: list[MutableMapping[str, Any]] = []
+    sent: list[Message] = []
     with pytest.raises(KeyError, match="inside the body"):
         await call(app, on_send=sent.append)
     assert closed == [True]

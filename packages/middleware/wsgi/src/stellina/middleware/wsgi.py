@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio.from_thread
 import anyio.to_thread
 
-__all__ = ["WSGIMiddleware"]
+from stellina.asgi import StellinaDeprecationWarning, route_path
+from stellina.types import Message, Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+warnings.warn(
+    "stellina.middleware.wsgi is deprecated and will be removed in a future release. "
+    "Please refer to https://github.com/abersheeran/a2wsgi as a replacement.",
+    StellinaDeprecationWarning,
+    stacklevel=2,
+)
+
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], None]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -40,35 +46,40 @@ def _native(text: str) -> str:
     return raw.decode("latin-1")
 
 
-def _strip_root(path: str, root: str) -> str:
-    """``path`` below ``root`` when ``root`` is a prefix ending at a segment boundary."""
-    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+def _path_info(scope: Scope) -> str:
+    """The path below ``root_path``, so that SCRIPT_NAME + PATH_INFO is the whole path.
+
+    A root path that ends with "/" takes its slash with it (``/app/`` + ``users``).
+    """
+    root: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    if root.endswith("/") and path.startswith(root):
         return path[len(root) :]
-    return path
+    return route_path(scope)
 
 
-def build_environ(scope: Scope, body: _Input) -> dict[str, Any]:
-    """The PEP 3333 environ for an ASGI HTTP ``scope``; ``body`` becomes ``wsgi.input``."""
-    root = scope.get("root_path", "")
-    path = _strip_root(scope["path"], root)
+def build_environ(scope: Scope, body: bytes | BinaryIO | _Input) -> dict[str, Any]:
+    """The WSGI environ for an ASGI HTTP ``scope``; ``body`` becomes ``wsgi.input``.
+
+    ``SERVER_PORT`` is the server's port as the scope gives it, as Starlette's is.
+    """
     scheme = scope.get("scheme", "http")
     server = scope.get("server") or ("localhost", 443 if scheme == "https" else 80)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": _native(root),
-        "PATH_INFO": _native(path),
+        "SCRIPT_NAME": _native(scope.get("root_path", "")),
+        "PATH_INFO": _native(_path_info(scope)),
         "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
         "SERVER_NAME": str(server[0]),
-        "SERVER_PORT": "" if server[1] is None else str(server[1]),
+        "SERVER_PORT": "" if server[1] is None else server[1],
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scheme,
-        "wsgi.input": body,
-        "wsgi.errors": sys.stderr,
+        "wsgi.input": io.BytesIO(body) if isinstance(body, bytes) else body,
+        "wsgi.errors": sys.stdout,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
-        "wsgi.input_terminated": True,
     }
     client = scope.get("client")
     if client:
@@ -180,11 +191,13 @@ def _parse_status(status: str) -> int:
 class _Exchange:
     """One request: runs the WSGI app in a worker thread and relays its response."""
 
-    __slots__ = ("_headers", "_send", "_started", "_status", "environ")
+    __slots__ = ("_error", "_headers", "_send", "_started", "_status", "environ")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.environ = build_environ(scope, _Input(receive))
         self._send = send
+        # The error the application reported with exc_info: raised once its response is sent.
+        self._error: BaseException | None = None
         self._status: int | None = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._started = False
@@ -195,11 +208,16 @@ class _Exchange:
         response_headers: list[tuple[str, str]],
         exc_info: ExcInfo | None = None,
     ) -> Callable[[bytes], None]:
-        """PEP 3333 ``start_response``: records status and headers, sent with the first body."""
+        """PEP 3333 ``start_response``: records status and headers, sent with the first body.
+
+        With ``exc_info`` before the response started, the error response replaces the
+        recorded one and the error is raised to the server after it has been sent.
+        """
         if exc_info is not None:
             try:
                 if self._started:
                     raise exc_info[1].with_traceback(exc_info[2])
+                self._error = exc_info[1].with_traceback(exc_info[2])
             finally:
                 exc_info = None
         elif self._status is not None:
@@ -235,7 +253,12 @@ class _Exchange:
 
     def run(self, app: WSGIApp) -> None:
         """Call ``app`` and stream its body; runs in a worker thread."""
-        chunks = app(self.environ, self.start_response)
+        self._stream(app(self.environ, self.start_response))
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _stream(self, chunks: Iterable[bytes]) -> None:
         try:
             if isinstance(chunks, (list, tuple)):
                 # A sized body: the last chunk ends the response, saving a message.
