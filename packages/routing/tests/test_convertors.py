@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.convertors import (
     CONVERTOR_TYPES,
@@ -22,7 +23,6 @@ from stellina.convertors import (
 from stellina.requests import Request
 from stellina.responses import JSONResponse, Response
 from stellina.routing import Route, Router
-from stellina.testclient import TestClient
 
 
 def test_builtin_table() -> None:
@@ -89,7 +89,7 @@ def date_key() -> Iterator[str]:
     CONVERTOR_TYPES.pop("date", None)
 
 
-def test_custom_convertor(test_client_factory: Callable[..., TestClient], date_key: str) -> None:
+def test_custom_convertor(test_client_factory: ClientFactory, date_key: str) -> None:
     class DateConvertor(Convertor[date]):
         regex = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
@@ -116,3 +116,39 @@ def test_custom_convertor(test_client_factory: Callable[..., TestClient], date_k
     }
     # Matches the regex but is not a date: a miss, not an error.
     assert client.get("/day/2024-13-45").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "00000000-aaaa-ffff-9999-000000000000",
+        "00000000AAAAFFFF9999000000000000",
+        "00000000-AAAAffff-9999000000000000",
+    ],
+)
+def test_uuid_in_every_spelling(test_client_factory: ClientFactory, text: str) -> None:
+    def show(request: Request) -> Response:
+        return JSONResponse(str(request.path_params["id"]))
+
+    client = test_client_factory(Router([Route("/{id:uuid}", show)]))
+    assert client.get(f"/{text}").json() == "00000000-aaaa-ffff-9999-000000000000"
+    assert client.get(f"/{text}0").status_code == 404
+
+
+def test_builtins_convert_without_a_method_frame() -> None:
+    from stellina.routing._paths import conversions
+
+    steps = dict(conversions(dict(CONVERTOR_TYPES)))
+    assert "str" not in steps
+    assert (steps["int"], steps["float"], steps["uuid"]) == (int, float, uuid.UUID)
+
+
+def test_a_subclass_overriding_convert_keeps_its_method() -> None:
+    class Doubled(IntegerConvertor):
+        def convert(self, value: str) -> int:
+            return 2 * int(value)
+
+    from stellina.routing._paths import conversions
+
+    ((name, step),) = conversions({"n": Doubled()})
+    assert (name, step("21")) == ("n", 42)

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from stellina_testing import ClientFactory, Recorder, http_scope
 
 from stellina.endpoints import HTTPEndpoint, WebSocketEndpoint
 from stellina.exceptions import HTTPException
 from stellina.requests import Request
 from stellina.responses import PlainTextResponse, Response
 from stellina.routing import Route, Router, WebSocketRoute
-from stellina.testclient import TestClient
 from stellina.types import Message
 from stellina.websockets import WebSocket, WebSocketDisconnect
-
-ClientFactory = Callable[..., TestClient]
 
 
 class Items(HTTPEndpoint):
@@ -181,3 +178,51 @@ def test_unsupported_encoding(test_client_factory: ClientFactory) -> None:
     ):
         session.send_text("x")
         session.receive_text()
+
+
+class Searchable(HTTPEndpoint):
+    async def get(self, request: Request) -> Response:
+        return PlainTextResponse("get")
+
+    async def query(self, request: Request) -> Response:
+        return PlainTextResponse(f"query {(await request.body()).decode()}")
+
+
+def test_query_method_and_allow(test_client_factory: ClientFactory) -> None:
+    client = test_client_factory(Router([Route("/", Searchable)]))
+    assert client.request("QUERY", "/", content=b"q=1").text == "query q=1"
+    response = client.delete("/")
+    assert (response.status_code, response.headers["allow"]) == (405, "GET, HEAD, QUERY")
+
+
+@pytest.mark.anyio
+async def test_handlers_can_send_early_hints() -> None:
+    class Hinting(HTTPEndpoint):
+        async def get(self, request: Request) -> Response:
+            await request.send_early_hints("</a.css>; rel=preload")
+            return PlainTextResponse("done")
+
+    recorder = Recorder()
+    scope = http_scope(extensions={"http.response.early_hint": {}})
+    await Hinting(scope, recorder.receive, recorder.send)
+    kinds = [message["type"] for message in recorder.sent]
+    assert kinds == ["http.response.early_hint", "http.response.start", "http.response.body"]
+
+
+def test_an_error_in_on_receive_disconnects_with_1011(test_client_factory: ClientFactory) -> None:
+    codes: list[int] = []
+
+    class Failing(WebSocketEndpoint):
+        encoding = "text"
+
+        async def on_receive(self, websocket: WebSocket, data: Any) -> None:
+            raise ValueError(data)
+
+        async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
+            codes.append(close_code)
+
+    client = test_client_factory(Router([WebSocketRoute("/", Failing)]))
+    with pytest.raises(ValueError, match="boom"), client.websocket_connect("/") as session:
+        session.send_text("boom")
+        session.receive()
+    assert codes == [1011]

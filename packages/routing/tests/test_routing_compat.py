@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.requests import Request
 from stellina.responses import JSONResponse, PlainTextResponse, Response
 from stellina.routing import Host, Route, Router, compile_path
-from stellina.testclient import TestClient
-
-ClientFactory = Callable[..., TestClient]
 
 
 def params(request: Request) -> Response:

@@ -8,16 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.middleware import Middleware
 from stellina.requests import Request
 from stellina.responses import JSONResponse, PlainTextResponse, Response
 from stellina.routing import BaseRoute, Match, Mount, Route, Router, WebSocketRoute
-from stellina.testclient import TestClient
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 from stellina.websockets import WebSocket
-
-ClientFactory = Callable[..., TestClient]
 
 
 def named(label: str) -> Callable[[Request], Response]:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.middleware import Middleware
 from stellina.requests import Request
 from stellina.responses import JSONResponse, PlainTextResponse, Response
 from stellina.routing import Host, Match, Mount, Route, Router, WebSocketRoute
-from stellina.testclient import TestClient
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 from stellina.websockets import WebSocket, WebSocketDisconnect
-
-ClientFactory = Callable[..., TestClient]
 
 
 async def echo_scope(request: Request) -> Response:

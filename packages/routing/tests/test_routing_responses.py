@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.background import BackgroundTask
 from stellina.requests import Request
@@ -13,8 +14,6 @@ from stellina.responses import JSONResponse, PlainTextResponse, Response, Stream
 from stellina.routing import Route, Router
 from stellina.testclient import TestClient
 from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 
 def test_headers_changed_after_construction_are_sent(test_client_factory: ClientFactory) -> None:

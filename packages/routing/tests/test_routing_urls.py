@@ -12,6 +12,8 @@ from stellina.datastructures import URLPath
 from stellina.requests import Request
 from stellina.responses import PlainTextResponse, Response
 from stellina.routing import (
+    PARAM_FORMAT_REGEX,
+    PARAM_REGEX,
     Host,
     Mount,
     NoMatchFound,
@@ -20,6 +22,7 @@ from stellina.routing import (
     WebSocketRoute,
     compile_path,
     get_name,
+    replace_params,
 )
 from stellina.testclient import TestClient
 from stellina.websockets import WebSocket
@@ -148,3 +151,49 @@ def test_get_name() -> None:
     assert get_name(functools.partial(home)) == "partial"
     assert Route("/", Endpoint()).name == "Endpoint"
     assert Route("/", home, name="custom").name == "custom"
+
+
+def test_values_are_never_read_as_placeholders() -> None:
+    route = Route("/{a}/{b}", home, name="pair")
+    assert route.url_path_for("pair", a="{b}", b="x") == "/{b}/x"
+    assert route.url_path_for("pair", a="x", b="{a}") == "/x/{a}"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/evil.example/x", "/%2Fevil.example/x"),
+        ("\\evil.example", "/%5Cevil.example"),
+        ("a//b", "/a//b"),
+    ],
+)
+def test_a_leading_double_slash_never_names_a_host(value: str, expected: str) -> None:
+    router = Router([Route("/{rest:path}", home, name="rest")])
+    assert router.url_path_for("rest", rest=value) == expected
+
+
+def test_mount_own_url_cannot_become_protocol_relative() -> None:
+    mount = Mount("", routes=[], name="root")
+    assert mount.url_path_for("root", path="//evil.example") == "/evil.example"
+
+
+def test_replace_params_fills_in_one_pass_and_reports_leftovers() -> None:
+    _, path_format, convertors = compile_path("/{x:int}/{y}")
+    filled, leftover = replace_params(path_format, convertors, {"x": 3, "y": "{x}", "z": 1})
+    assert (filled, leftover) == ("/3/{x}", {"z": 1})
+    assert PARAM_FORMAT_REGEX.findall(path_format) == ["x", "y"]
+    assert PARAM_REGEX.findall("/{x:int}/{y}") == [("x", ":int"), ("y", "")]
+
+
+def test_host_templates_leave_the_port_out_of_matching() -> None:
+    regex, host_format, _ = compile_path("{sub}.example.org:8080")
+    assert regex.fullmatch("API.example.org") is not None
+    assert host_format == "{sub}.example.org:8080"
+    assert compile_path("[::1]:80")[0].fullmatch("[::1]") is not None
+    assert compile_path("[::1]")[0].fullmatch("[::1]") is not None
+
+
+def test_huge_templates_and_paths_stay_linear() -> None:
+    router = Router([Route("/" + "/".join(f"{{p{i}}}" for i in range(300)), home, name="deep")])
+    params = {f"p{i}": str(i) for i in range(300)}
+    assert router.url_path_for("deep", **params).count("/") == 300

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
+from stellina_testing import ClientFactory
 
 from stellina.endpoints import HTTPEndpoint
 from stellina.requests import Request
 from stellina.responses import Response
 from stellina.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
 from stellina.schemas import BaseSchemaGenerator, EndpointInfo, OpenAPIResponse, SchemaGenerator
-from stellina.testclient import TestClient
 from stellina.types import Receive, Scope, Send
 from stellina.websockets import WebSocket
-
-ClientFactory = Callable[..., TestClient]
 
 schemas = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "Example API", "version": "1.0"}})
 
@@ -270,3 +267,45 @@ def test_custom_generator() -> None:
             return {e.path: e.http_method for e in self.get_endpoints(routes)}
 
     assert Listing().get_schema([Route("/a", list_users, methods=["PUT", "HEAD"])]) == {"/a": "put"}
+
+
+def find(request: Request) -> None:
+    """
+    responses:
+      200:
+        description: Found by a query.
+    """
+
+
+class Finder(HTTPEndpoint):
+    def query(self, request: Request) -> None:
+        """
+        responses:
+          200:
+            description: A class-based query.
+        """
+
+
+QUERY_ROUTES: list[BaseRoute] = [Route("/find", find, methods=["QUERY"]), Route("/cls", Finder)]
+
+
+@pytest.mark.parametrize(
+    ("version", "listed"),
+    [
+        ("3.2.0", True),
+        ("3.10.1", True),
+        ("4.0", True),
+        ("3.1.2", False),
+        ("3.0", False),
+        ("", False),
+    ],
+)
+def test_query_operations_need_openapi_3_2(version: str, listed: bool) -> None:
+    schema = SchemaGenerator({"openapi": version}).get_schema(QUERY_ROUTES)
+    found = {path: set(operations) for path, operations in schema["paths"].items()}
+    assert found == ({"/find": {"query"}, "/cls": {"query"}} if listed else {})
+
+
+def test_query_endpoints_are_listed_by_get_endpoints() -> None:
+    methods = {(info.path, info.http_method) for info in schemas.get_endpoints(QUERY_ROUTES)}
+    assert methods == {("/find", "query"), ("/cls", "query")}

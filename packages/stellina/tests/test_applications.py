@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.applications import Stellina
 from stellina.exceptions import HTTPException, WebSocketException
@@ -12,11 +13,8 @@ from stellina.middleware import Middleware
 from stellina.requests import Request
 from stellina.responses import JSONResponse, PlainTextResponse, Response
 from stellina.routing import Host, Mount, Route, Router, WebSocketRoute
-from stellina.testclient import TestClient
 from stellina.types import ASGIApp, Receive, Scope, Send
 from stellina.websockets import WebSocket, WebSocketDisconnect
-
-ClientFactory = Callable[..., TestClient]
 
 
 class CustomError(Exception):
@@ -360,3 +358,95 @@ def test_websocket_route_through_app(test_client_factory: ClientFactory) -> None
     with test_client_factory(make_app()).websocket_connect("/ws") as ws:
         ws.send_text("echo")
         assert ws.receive_text() == "echo"
+
+
+class ReadsFirst:
+    """A user middleware that reads the request body itself before calling the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await receive()
+        await self.app(scope, receive, send)
+
+
+async def echo(request: Request) -> Response:
+    return PlainTextResponse(await request.body())
+
+
+def test_app_limit_sits_outside_user_middleware(test_client_factory: ClientFactory) -> None:
+    app = Stellina(
+        routes=[Route("/", echo, methods=["POST"])],
+        middleware=[Middleware(ReadsFirst)],
+        max_body_size=3,
+    )
+    response = test_client_factory(app).post("/", content=b"1234")
+    assert (response.status_code, response.text) == (413, "Content Too Large")
+
+
+def test_app_limit_lets_a_route_raise_it(test_client_factory: ClientFactory) -> None:
+    app = Stellina(
+        routes=[
+            Route("/small", echo, methods=["POST"]),
+            Route("/large", echo, methods=["POST"], max_body_size=100),
+        ],
+        max_body_size=3,
+    )
+    client = test_client_factory(app)
+    assert client.post("/large", content=b"x" * 50).status_code == 200
+    assert client.post("/small", content=b"x" * 4).status_code == 413
+
+
+def test_route_refusals_go_through_exception_handlers(test_client_factory: ClientFactory) -> None:
+    def too_large(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("custom 413", status_code=413)
+
+    app = Stellina(
+        routes=[Route("/", echo, methods=["POST"])],
+        exception_handlers={413: too_large},
+        max_body_size=3,
+    )
+    assert test_client_factory(app).post("/", content=b"1234").text == "custom 413"
+
+
+def test_positional_arguments_bind_as_documented() -> None:
+    @asynccontextmanager
+    async def lifespan(app: Stellina) -> AsyncIterator[None]:
+        yield  # pragma: no cover
+
+    routes = [Route("/", homepage)]
+    app = Stellina(True, routes, [], {418: lambda request, exc: PlainTextResponse("")}, lifespan)
+    assert app.debug is True
+    assert app.routes == routes
+    assert 418 in app.exception_handlers
+    assert app.router.lifespan_context is lifespan
+    with pytest.raises(TypeError):
+        Stellina(False, None, None, None, None, 10)  # type: ignore[misc]
+
+
+def test_generator_lifespans_warn_and_still_run(test_client_factory: ClientFactory) -> None:
+    from collections.abc import Iterator
+
+    from stellina.exceptions import StellinaDeprecationWarning
+
+    events: list[str] = []
+
+    def lifespan(app: Any) -> Iterator[None]:
+        events.append("up")
+        yield
+        events.append("down")
+
+    with pytest.warns(StellinaDeprecationWarning, match="generator function lifespans") as info:
+        app = Stellina(lifespan=lifespan)  # type: ignore[arg-type]
+    assert info[0].filename.endswith("_lifespan.py")
+    with test_client_factory(app):
+        assert events == ["up"]
+    assert events == ["up", "down"]
+
+
+def test_app_forwards_reverse_lookups_to_its_router() -> None:
+    app = Stellina(routes=[Route("/users/{id:int}", homepage, name="user")])
+    assert app.url_path_for("user", id=3) == "/users/3"
+    assert Stellina.url_path_for.__doc__ == Router.url_path_for.__doc__

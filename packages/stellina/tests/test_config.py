@@ -133,3 +133,23 @@ def test_default_environ_is_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STELLINA_CONFIG_TEST", "yes")
     assert Config()("STELLINA_CONFIG_TEST") == "yes"
     assert os.environ["STELLINA_CONFIG_TEST"] == "yes"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("'a \"b\"'", 'a "b"'),
+        ('"it\'s"', "it's"),
+        ("\"unmatched'", "\"unmatched'"),
+        ('"', '"'),
+        ("''", ""),
+        ('""x""', '"x"'),
+        ("plain", "plain"),
+    ],
+)
+def test_only_one_matching_pair_of_quotes_is_removed(
+    tmp_path: Path, raw: str, expected: str
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"KEY = {raw}\n")
+    assert Config(env, environ={}).get("KEY") == expected
