@@ -151,6 +151,10 @@ async def test_responders_are_usable_alone() -> None:
     await recorder.run(identity, http_scope(headers=[(b"accept-encoding", b"gzip")]))
     assert (b"vary", b"Accept-Encoding") in recorder.headers
     assert recorder.body == BODY
+    assert (GZipResponder.content_encoding, IdentityResponder.content_encoding) == (
+        "gzip",
+        "identity",
+    )
 
 
 def test_custom_exclusions(test_client_factory: ClientFactory) -> None:

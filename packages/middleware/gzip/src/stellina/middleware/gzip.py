@@ -31,9 +31,11 @@ DEFAULT_EXCLUDED_CONTENT_TYPES = tuple(
 _CACHE_SIZE = 256
 _ACCEPTS_CACHE: dict[bytes, bool] = {}
 
-# Worker-thread thresholds by compression level, measured: a thread hop costs about 70 µs,
-# so a body goes to a thread once compressing it inline would hold the event loop for
-# roughly half a millisecond (levels 7-9 are many times slower per byte than 1-3).
+#: The default ``thread_minimum_size``: 128 KiB at the fast levels (0-3), less above.
+DEFAULT_THREAD_MINIMUM_SIZE = 128 * 1024
+# What the default means by compression level, measured: a thread hop costs about 70 µs, so
+# a body goes to a thread once compressing it inline would hold the event loop for roughly
+# half a millisecond (levels 7-9 are many times slower per byte than 1-3).
 _THREAD_MINIMUM_BY_LEVEL = (128 * 1024,) * 4 + (64 * 1024,) * 3 + (16 * 1024,) * 3
 
 
@@ -149,6 +151,9 @@ class _Responder:
 
     __slots__ = ("app", "media", "minimum_size")
 
+    #: The coding of the responses it compresses.
+    content_encoding = "identity"
+
     def __init__(
         self, app: ASGIApp, minimum_size: int, exclude_content_types: Iterable[str]
     ) -> None:
@@ -165,10 +170,13 @@ class GZipResponder(_Responder):
 
     `GZipMiddleware` uses it for clients that accept gzip. Bodies of ``thread_minimum_size``
     bytes or more (by default a size that depends on ``compresslevel``) are compressed in a
-    worker thread, so that large responses do not hold up the event loop.
+    worker thread, so that large responses do not hold up the event loop. The default, 128
+    KiB, is lowered at the slower levels: 64 KiB at 4-6, 16 KiB at 7-9.
     """
 
     __slots__ = ("compresslevel", "thread_minimum_size")
+
+    content_encoding = "gzip"
 
     def __init__(
         self,
@@ -176,12 +184,12 @@ class GZipResponder(_Responder):
         minimum_size: int,
         compresslevel: int = 9,
         *,
+        thread_minimum_size: int = DEFAULT_THREAD_MINIMUM_SIZE,
         exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
-        thread_minimum_size: int | None = None,
     ) -> None:
         super().__init__(app, minimum_size, exclude_content_types)
         self.compresslevel = compresslevel
-        if thread_minimum_size is None:
+        if thread_minimum_size == DEFAULT_THREAD_MINIMUM_SIZE:
             thread_minimum_size = _THREAD_MINIMUM_BY_LEVEL[max(0, min(compresslevel, 9))]
         self.thread_minimum_size = thread_minimum_size
 
@@ -296,7 +304,7 @@ class _Exchange:
             return b""
         mode = zlib.Z_SYNC_FLUSH if more_body else zlib.Z_FINISH
         responder = self.responder
-        assert isinstance(responder, GZipResponder)
+        assert isinstance(responder, GZipResponder)  # only it streams compressed bodies
         if len(body) >= responder.thread_minimum_size:
             return await _in_worker_thread(
                 lambda: compressor.compress(body) + compressor.flush(mode)
@@ -327,7 +335,7 @@ class GZipMiddleware:
         app: ASGIApp,
         minimum_size: int = 500,
         compresslevel: int = 9,
-        thread_minimum_size: int | None = None,
+        thread_minimum_size: int = DEFAULT_THREAD_MINIMUM_SIZE,
         *,
         exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
     ) -> None:
