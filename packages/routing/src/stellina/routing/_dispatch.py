@@ -98,14 +98,14 @@ class Table:
             first = None if "{" in segment else segment
             if base is not Mount and not route.param_convertors:
                 assert isinstance(route, Route | WebSocketRoute)
-                entry = Candidate(route, Kind.EXACT if plain else kind, route.match_exact, ())
+                entry = Candidate(route, Kind.EXACT if plain else kind, route._match_exact, ())
                 static.setdefault(template, []).append((index, entry))
                 continue
             if plain:
                 assert isinstance(route, Route)
-                entry = Candidate(route, Kind.PATTERN, route.path_regex.fullmatch, route.steps)
+                entry = Candidate(route, Kind.PATTERN, route.path_regex.fullmatch, route._steps)
             else:
-                entry = Candidate(route, kind, route.match_path, ())
+                entry = Candidate(route, kind, route._match_path, ())
             if all(type(conv) in _SEGMENT_CONVERTORS for conv in route.param_convertors.values()):
                 fixed.setdefault((first, template.count("/")), []).append((index, entry))
             elif first is not None and template.find("/", 1) >= 0:

@@ -45,15 +45,15 @@ class _Delegating(Described, BaseRoute):
     @property
     def routes(self) -> list[BaseRoute]:
         """The routes of the app handed on to, if it has any."""
-        routes: list[BaseRoute] = getattr(self.target, "routes", [])
+        routes: list[BaseRoute] = getattr(self._target, "routes", [])
         return routes
 
     @property
-    def target(self) -> Any:
+    def _target(self) -> Any:
         """The app whose routes are this route's children."""
         return self.app
 
-    def shown_value(self, attribute: str) -> Any:
+    def _shown_value(self, attribute: str) -> Any:
         return (self.name or "") if attribute == "name" else getattr(self, attribute)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
@@ -61,18 +61,18 @@ class _Delegating(Described, BaseRoute):
         if self.name is None or name != self.name:
             prefix = "" if self.name is None else self.name + ":"
             if name.startswith(prefix):
-                url = self.inner_url(name[len(prefix) :], path_params)
+                url = self._inner_url(name[len(prefix) :], path_params)
         elif "path" in path_params:
-            url = self.own_url(dict(path_params))
+            url = self._own_url(dict(path_params))
         if url is None:
             raise NoMatchFound(name, path_params)
         return url
 
-    def own_url(self, params: dict[str, Any]) -> URLPath | None:
+    def _own_url(self, params: dict[str, Any]) -> URLPath | None:
         """The URL of `params["path"]` below this route, or None."""
         raise NotImplementedError()
 
-    def inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
+    def _inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
         """The URL of the inner route called `name`, or None."""
         raise NotImplementedError()
 
@@ -87,9 +87,9 @@ class Mount(_Delegating):
     (bytes) sets the request body limit below the mount.
     """
 
-    shown = ("path", "name", "app")
-    compared = ("path", "app")
-    router_class: Callable[..., Router]  # set by the router module (which imports this one)
+    _shown = ("path", "name", "app")
+    _compared = ("path", "app")
+    _router_class: Callable[..., Router]  # set by the router module (which imports this one)
 
     def __init__(
         self,
@@ -106,32 +106,32 @@ class Mount(_Delegating):
             "Either 'app=...', or 'routes=' must be specified"
         )
         self.path = path.rstrip("/")
-        self._base_app: ASGIApp = app if app is not None else self.router_class(routes=routes)
+        self._base_app: ASGIApp = app if app is not None else self._router_class(routes=routes)
         self.app = wrap(self._base_app, middleware)
         self.name = name
         self.max_body_size = max_body_size
         self.path_regex, self.path_format, self.param_convertors = compile_path(
             self.path + "/{path:path}"
         )
-        self.steps = conversions(
+        self._steps = conversions(
             {key: conv for key, conv in self.param_convertors.items() if key != "path"}
         )
 
     @property
-    def target(self) -> Any:
+    def _target(self) -> Any:
         return self._base_app  # the mounted app, not the middleware around it
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] not in _ROUTED:
             return NO_MATCH
-        return self.match_path(scope, route_path(scope))
+        return self._match_path(scope, route_path(scope))
 
-    def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches`, for a scope of a routed type whose route path is `route_path`."""
         found = self.path_regex.fullmatch(route_path)
         if found is None:
             return NO_MATCH
-        params = convert(found, self.steps)
+        params = convert(found, self._steps)
         if params is None:
             return NO_MATCH
         below = len(params.pop("path"))
@@ -144,12 +144,12 @@ class Mount(_Delegating):
             "endpoint": self.app,
         }
 
-    def own_url(self, params: dict[str, Any]) -> URLPath | None:
+    def _own_url(self, params: dict[str, Any]) -> URLPath | None:
         params["path"] = params["path"].lstrip("/")
         path, unused = fill_template(self.path_format, self.param_convertors, params)
         return None if unused else URLPath(path=path)
 
-    def inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
+    def _inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
         prefix, unused = replace_params(
             self.path_format, self.param_convertors, {**params, "path": ""}
         )
@@ -183,33 +183,33 @@ class Host(_Delegating):
     matches no Host route.
     """
 
-    shown = ("host", "name", "app")
-    compared = ("host", "app")
+    _shown = ("host", "name", "app")
+    _compared = ("host", "app")
 
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         assert not host.startswith("/"), "Host must not start with '/'"
         self.host, self.app, self.name = host, app, name
         compiled = compile_path(host)
         self.host_regex, self.host_format, self.param_convertors = compiled
-        self.steps = conversions(self.param_convertors)
+        self._steps = conversions(self.param_convertors)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] not in _ROUTED:
             return NO_MATCH
         host = request_host(scope)
         found = None if host is None else self.host_regex.fullmatch(host)
-        params = None if found is None else convert(found, self.steps)
+        params = None if found is None else convert(found, self._steps)
         if params is None:
             return NO_MATCH
         outer = scope.get("path_params")
         return FULL, {"path_params": {**outer, **params} if outer else params, "endpoint": self.app}
 
-    def own_url(self, params: dict[str, Any]) -> URLPath | None:
+    def _own_url(self, params: dict[str, Any]) -> URLPath | None:
         path = params.pop("path")
         host, unused = replace_params(self.host_format, self.param_convertors, params)
         return None if unused else URLPath(path=path, host=host)
 
-    def inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
+    def _inner_url(self, name: str, params: dict[str, Any]) -> URLPath | None:
         host, unused = replace_params(self.host_format, self.param_convertors, params)
         found = first_reversal(self.routes, name, unused)
         return (

@@ -298,9 +298,9 @@ class Router:
         scope["endpoint"] = route.endpoint
         scope["path_params"] = params
         scope["route"] = route
-        respond = route.respond
+        respond = route._respond
         if respond is None or MAX_BODY_SIZE_SCOPE_KEY in scope:
-            await route.serve(scope, receive, send)
+            await route._serve(scope, receive, send)
             return
         response = await respond(Request(scope, receive, send))
         # What Response.__call__ sends for HTTP, sent here: one coroutine less.
@@ -382,4 +382,4 @@ def _slash_twin(scope: Scope, table: Table, path: str) -> Scope | None:
     return None
 
 
-Mount.router_class = Router
+Mount._router_class = Router

@@ -160,17 +160,17 @@ class Described:
     """Equality and repr from lists of attribute names, for the route types."""
 
     #: The attributes the repr shows, in order.
-    shown: ClassVar[tuple[str, ...]]
+    _shown: ClassVar[tuple[str, ...]]
     #: The attributes that make two routes of the class defining them equal.
-    compared: ClassVar[tuple[str, ...]]
+    _compared: ClassVar[tuple[str, ...]]
 
-    def shown_value(self, attribute: str) -> Any:
+    def _shown_value(self, attribute: str) -> Any:
         """The value the repr shows for `attribute`."""
         return getattr(self, attribute)
 
     def _identity(self) -> tuple[Any, ...]:
-        family: type[Described] = next(c for c in type(self).__mro__ if "compared" in vars(c))
-        return (family, *(getattr(self, attribute) for attribute in family.compared))
+        family: type[Described] = next(c for c in type(self).__mro__ if "_compared" in vars(c))
+        return (family, *(getattr(self, attribute) for attribute in family._compared))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Described) and self._identity() == other._identity()
@@ -178,7 +178,7 @@ class Described:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        fields = (f"{attribute}={self.shown_value(attribute)!r}" for attribute in self.shown)
+        fields = (f"{attribute}={self._shown_value(attribute)!r}" for attribute in self._shown)
         return f"{type(self).__name__}({', '.join(fields)})"
 
 
@@ -191,7 +191,7 @@ class EndpointRoute(Described, BaseRoute):
     path_regex: re.Pattern[str]
     path_format: str
     param_convertors: dict[str, Convertor[Any]]
-    steps: Conversions
+    _steps: Conversions
     methods: set[str] | None = None
 
     def _compile(self, path: str, endpoint: Callable[..., Any], name: str | None) -> None:
@@ -199,30 +199,30 @@ class EndpointRoute(Described, BaseRoute):
         self.path, self.endpoint = path, endpoint
         self.name = get_name(endpoint) if name is None else name
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self.steps = conversions(self.param_convertors)
+        self._steps = conversions(self.param_convertors)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != self.scope_type:
             return NO_MATCH
-        return self.match_path(scope, route_path(scope))
+        return self._match_path(scope, route_path(scope))
 
-    def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches`, for a scope of the right type whose route path is `route_path`."""
         found = self.path_regex.fullmatch(route_path)
         if found is None:
             return NO_MATCH
-        params = convert(found, self.steps)
+        params = convert(found, self._steps)
         if params is None:
             return NO_MATCH
         outer = scope.get("path_params")
-        return self.matched(scope, {**outer, **params} if outer else params)
+        return self._matched(scope, {**outer, **params} if outer else params)
 
-    def match_exact(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+    def _match_exact(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`match_path` for a parameterless route whose path is known to be `route_path`."""
         outer = scope.get("path_params")
-        return self.matched(scope, dict(outer) if outer else {})
+        return self._matched(scope, dict(outer) if outer else {})
 
-    def matched(self, scope: Scope, params: dict[str, Any]) -> tuple[Match, Scope]:
+    def _matched(self, scope: Scope, params: dict[str, Any]) -> tuple[Match, Scope]:
         """The match for a scope whose path matched with `params`: full if the method fits."""
         child_scope = {"endpoint": self.endpoint, "path_params": params}
         methods = self.methods
@@ -245,9 +245,9 @@ class Route(EndpointRoute):
 
     scope_type = "http"
     #: The endpoint's responder, which the Router calls itself while `app` is unchanged.
-    respond: Respond | None
-    shown = ("path", "name", "methods")
-    compared = ("path", "endpoint", "methods")
+    _respond: Respond | None
+    _shown = ("path", "name", "methods")
+    _compared = ("path", "endpoint", "methods")
 
     def __init__(
         self,
@@ -272,7 +272,7 @@ class Route(EndpointRoute):
             self.app = wrap(endpoint, middleware)
         # The Router calls `respond` itself (one call less) while nothing else is to be done.
         if not middleware and max_body_size is None:
-            self.respond = respond
+            self._respond = respond
         self.methods: set[str] | None = None
         if methods is not None:
             self.methods = {method.upper() for method in methods}
@@ -288,15 +288,15 @@ class Route(EndpointRoute):
     @app.setter
     def app(self, app: ASGIApp) -> None:
         self._app = app
-        self.respond = None
+        self._respond = None
 
-    def shown_value(self, attribute: str) -> Any:
+    def _shown_value(self, attribute: str) -> Any:
         return sorted(self.methods or ()) if attribute == "methods" else getattr(self, attribute)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         methods = self.methods
         if not methods or scope["method"] in methods:
-            await self.serve(scope, receive, send)
+            await self._serve(scope, receive, send)
             return
         # The 405 answer is built once per set of methods (which may be changed later).
         refusal = self._refusal
@@ -308,7 +308,7 @@ class Route(EndpointRoute):
             raise HTTPException(status_code=405, headers={"Allow": refusal[1]})
         await refusal[2].send(send)
 
-    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a scope whose method is allowed: the body limit, then `app`."""
         if self.max_body_size is not None:
             await with_limit(self._checked, self.max_body_size, scope, receive, send)
@@ -328,8 +328,8 @@ class WebSocketRoute(EndpointRoute):
     """A WebSocket endpoint at a path: an `async func(websocket)` or an ASGI app."""
 
     scope_type = "websocket"
-    shown = ("path", "name")
-    compared = ("path", "endpoint")
+    _shown = ("path", "name")
+    _compared = ("path", "endpoint")
 
     def __init__(
         self,
