@@ -5,6 +5,8 @@ Each family lives in a private module of its own; this module gathers the public
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit  # importable from here in Starlette too
+
 from stellina._headers import Headers, MutableHeaders
 from stellina._multidict import ImmutableMultiDict, MultiDict, QueryParams, parse_query_string
 from stellina._uploads import FormData, UploadFile
@@ -26,4 +28,5 @@ __all__ = [
     "URLPath",
     "UploadFile",
     "parse_query_string",
+    "urlsplit",
 ]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+import codecs
+import re
+import warnings
+from collections.abc import AsyncGenerator, Callable
+from enum import Enum, EnumMeta
 from tempfile import SpooledTemporaryFile
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from urllib.parse import unquote
 
-from stellina.datastructures import FormData, Headers, UploadFile, parse_query_string
+from stellina.asgi import StellinaDeprecationWarning
+from stellina.datastructures import FormData, Headers, UploadFile
 
 try:
     import python_multipart.multipart as _multipart
@@ -19,6 +24,8 @@ except ImportError:  # the `multipart` extra is not installed
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
+__all__ = ["FormMessage", "FormParser", "MultiPartException", "MultiPartParser", "MultipartPart"]
+
 _MISSING_MULTIPART = "The `python-multipart` library must be installed to use form parsing."
 
 # Part headers are kept on each UploadFile, so they are bounded per part.
@@ -28,30 +35,101 @@ _MAX_PART_HEADERS_SIZE = 16 * 1024
 _WRITE_BATCH_SIZE = 1024 * 1024
 
 
-@dataclass
-class MultipartPart:
-    """One part of a multipart body, as far as it has been parsed."""
+class _DeprecatedOnCall(EnumMeta):
+    def __call__(  # type: ignore[override]
+        cls,
+        value: Any,
+        names: Any = None,
+        *,
+        module: str | None = None,
+        qualname: str | None = None,
+        type: type | None = None,
+        start: int = 1,
+        boundary: Any = None,
+    ) -> Any:
+        warnings.warn(
+            f"`{cls.__name__}` is deprecated and will be removed in a future version.",
+            StellinaDeprecationWarning,
+            stacklevel=2,
+        )
+        if names is None:
+            return super().__call__(value)
+        return super().__call__(
+            value,
+            names,
+            module=module,
+            qualname=qualname,
+            type=type,
+            start=start,
+            boundary=boundary,
+        )
 
-    content_disposition: bytes | None = None
-    field_name: str = ""
-    data: bytearray = field(default_factory=bytearray)
-    file: UploadFile | None = None
-    item_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+class FormMessage(Enum, metaclass=_DeprecatedOnCall):
+    """The events of the old callback-based urlencoded parser (deprecated, unused)."""
+
+    FIELD_START = 1
+    FIELD_NAME = 2
+    FIELD_DATA = 3
+    FIELD_END = 4
+    END = 5
 
 
 class MultiPartException(Exception):
-    """A multipart body that cannot be accepted; ``message`` says why."""
+    """A form body that cannot be accepted; ``message`` says why (sent as the 400's body)."""
 
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
 
 
+# --- urlencoded ------------------------------------------------------------------------------
+
+
+def _form_unquote(data: bytes) -> str:
+    """Decode one urlencoded name or value: ``+`` is a space, ``%XX`` a byte of UTF-8.
+
+    The text of ``unquote_plus(data.decode("latin-1"))``. Pure ASCII (what browsers send)
+    is decoded in C: ``%`` becomes ``\\x`` for ``codecs.escape_decode``, other backslashes
+    doubled first, so that no other escape can occur.
+    """
+    if b"+" in data:
+        data = data.replace(b"+", b" ")
+    if b"%" not in data:
+        return data.decode("latin-1")
+    if data.isascii():
+        escaped = data.replace(b"\\", b"\\\\") if b"\\" in data else data
+        try:
+            raw: bytes = codecs.escape_decode(escaped.replace(b"%", b"\\x"))[0]  # type: ignore[attr-defined]
+        except ValueError:  # a "%" without two hex digits after it: left as it is
+            pass
+        else:
+            return raw.decode("utf-8", "replace")
+    return unquote(data.decode("latin-1"))
+
+
+def _decode_fields(fields: list[bytes]) -> list[tuple[str, str | UploadFile]]:
+    """The decoded ``(name, value)`` of each ``name=value`` field.
+
+    Unless the body holds a NUL (itself or as ``%00``), every name and value is decoded in
+    one call over their NUL-joined bytes, then split apart again.
+    """
+    parts = [field.partition(b"=") for field in fields]
+    joined = b"\x00".join([b"%s\x00%s" % (name, value) for name, _, value in parts])
+    if joined.count(b"\x00") != 2 * len(parts) - 1 or b"%00" in joined:
+        return [(_form_unquote(name), _form_unquote(value)) for name, _, value in parts]
+    if not parts:
+        return []
+    pieces = iter(_form_unquote(joined).split("\x00"))
+    return list(zip(pieces, pieces, strict=True))
+
+
 class FormParser:
     """Parses an ``application/x-www-form-urlencoded`` body as it streams in.
 
-    At most ``max_fields`` fields, each at most ``max_part_size`` bytes (name and value,
-    still encoded); past either limit parsing stops with a ``MultiPartException``.
+    At most ``max_fields`` fields, each with a name and a value of at most ``max_part_size``
+    bytes (still encoded); past either limit parsing stops with a `MultiPartException`,
+    before the excess is buffered. Each byte is copied once into the field it belongs to.
     """
 
     def __init__(
@@ -66,47 +144,74 @@ class FormParser:
         self.stream = stream
         self.max_fields = max_fields
         self.max_part_size = max_part_size
-        self._fields = 0
+        self._current_fields = 0
+        # The field cut off by the end of the chunks so far, and where its "=" is (-1: none).
+        self._partial = bytearray()
+        self._equals = -1
+
+    @property
+    def _field_value(self) -> bytes:
+        """The buffered value of the field being received."""
+        return bytes(self._partial[self._equals + 1 :]) if self._equals >= 0 else b""
 
     async def parse(self) -> FormData:
         """Read the whole stream and return its fields, in order."""
-        items: list[tuple[str, str | UploadFile]] = []
-        tail: list[bytes] = []  # bytes after the last "&" seen, not yet parsed
-        tail_size = 0
+        fields: list[bytes] = []
         async for chunk in self.stream:
-            cut = chunk.rfind(b"&")
-            if cut < 0:
-                if chunk:
-                    tail.append(chunk)
-                    tail_size += len(chunk)
-                    if tail_size > self.max_part_size + 1:  # one field, "=" aside
-                        raise self._too_large()
+            last = chunk.rfind(b"&")
+            if last < 0:
+                self._grow_partial(chunk)
                 continue
-            head = chunk[:cut]
-            if tail:
-                tail.append(head)
-                head = b"".join(tail)
-                tail.clear()
-            items.extend(self._fields_of(head))
-            tail_size = len(chunk) - cut - 1
-            if tail_size:
-                tail.append(chunk[cut + 1 :])
-        if tail:
-            items.extend(self._fields_of(b"".join(tail)))
-        return FormData(items)
+            first = chunk.find(b"&")
+            self._grow_partial(chunk[:first])
+            if self._partial:
+                self._count(1)
+                fields.append(bytes(self._partial))
+                self._partial.clear()
+                self._equals = -1
+            if first < last:
+                fields += self._whole_fields(chunk[first + 1 : last])
+            self._grow_partial(chunk[last + 1 :])
+        if self._partial:
+            self._count(1)
+            fields.append(bytes(self._partial))
+        return FormData(_decode_fields(fields))
 
-    def _fields_of(self, data: bytes) -> list[tuple[str, str]]:
-        """The fields of whole ``&``-separated segments, counted and size-checked."""
-        for segment in data.split(b"&"):
-            if segment:
-                if len(segment) - (b"=" in segment) > self.max_part_size:
+    def _grow_partial(self, piece: bytes) -> None:
+        """Add ``piece`` (holding no ``&``) to the partial field, within the size limit."""
+        if not piece:
+            return
+        size = len(self._partial)
+        if self._equals < 0:
+            found = piece.find(b"=")
+            if found >= 0:
+                self._equals = size + found
+        size += len(piece)
+        name_size = size if self._equals < 0 else self._equals
+        if max(name_size, size - name_size - 1) > self.max_part_size:
+            raise self._too_large()
+        self._partial += piece
+
+    def _whole_fields(self, data: bytes) -> list[bytes]:
+        """The non-empty ``&``-separated fields of ``data``, counted and size-checked."""
+        fields = [field for field in data.split(b"&") if field]
+        limit = self.max_part_size
+        if fields and len(max(fields, key=len)) > limit:
+            for index, field in enumerate(fields):
+                name, _, value = field.partition(b"=")
+                if len(name) > limit or len(value) > limit:
+                    self._count(index)
                     raise self._too_large()
-                self._fields += 1
-                if self._fields > self.max_fields:
-                    raise MultiPartException(
-                        f"Too many fields. Maximum number of fields is {self.max_fields}."
-                    )
-        return parse_query_string(data.decode("latin-1"))
+        self._count(len(fields))
+        return fields
+
+    def _count(self, more: int) -> None:
+        if self._current_fields + more > self.max_fields:
+            self._current_fields = int(self.max_fields) + 1
+            raise MultiPartException(
+                f"Too many fields. Maximum number of fields is {self.max_fields}."
+            )
+        self._current_fields += more
 
     def _too_large(self) -> MultiPartException:
         return MultiPartException(
@@ -114,20 +219,78 @@ class FormParser:
         )
 
 
-def _decode(data: bytes | bytearray, charset: str) -> str:
-    """Decode with the body's charset, falling back to latin-1 (which never fails)."""
+# --- multipart -------------------------------------------------------------------------------
+
+_CALLBACKS = (
+    "on_part_begin",
+    "on_part_data",
+    "on_part_end",
+    "on_header_field",
+    "on_header_value",
+    "on_header_end",
+    "on_headers_finished",
+)
+
+
+# What browsers send for nearly every part: parsed without python-multipart's general parser,
+# which gives the same options for it (nothing quoted-escaped, no path in the filename).
+_PLAIN_DISPOSITION = re.compile(rb'form-data; name="([^"\\]*)"(?:; filename="([^"\\/]*)")?')
+
+
+def _disposition_options(value: bytes | None) -> dict[bytes, bytes]:
+    """The parameters of a part's Content-Disposition header."""
+    assert _multipart is not None
+    plain = _PLAIN_DISPOSITION.fullmatch(value) if value else None
+    if plain is None:
+        return _multipart.parse_options_header(value)[1]
+    name, filename = plain.groups()
+    return {b"name": name} if filename is None else {b"name": name, b"filename": filename}
+
+
+class MultipartPart:
+    """A part of a multipart body as far as it has been parsed: its headers, its name, and
+    its bytes (a field) or its file."""
+
+    __slots__ = ("content_disposition", "data", "field_name", "file", "item_headers")
+
+    def __init__(
+        self,
+        content_disposition: bytes | None = None,
+        field_name: str = "",
+        data: bytearray | None = None,
+        file: UploadFile | None = None,
+        item_headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.content_disposition = content_disposition
+        self.field_name = field_name
+        self.data = bytearray() if data is None else data
+        self.file = file
+        self.item_headers = [] if item_headers is None else item_headers
+
+
+def _text_decoder(charset: str) -> Callable[[bytes], str]:
+    """Decode with ``charset`` (looked up once; utf-8 if unknown), else with latin-1."""
     try:
-        return data.decode(charset)
-    except (UnicodeDecodeError, LookupError):
-        return data.decode("latin-1")
+        encoding = codecs.lookup(charset).name
+    except LookupError:
+        encoding = "utf-8"
+
+    def text(data: bytes) -> str:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+
+    return text
 
 
 class MultiPartParser:
     """Parses a ``multipart/form-data`` body as it streams in.
 
     Fields are held in memory up to ``max_part_size`` bytes each; files spool into
-    ``UploadFile`` objects that move to disk past ``spool_max_size``, with disk writes
-    done in a worker thread.
+    `UploadFile` objects that move to disk past ``spool_max_size``, with disk writes done in
+    a worker thread. python-multipart calls the ``on_*`` methods, which only collect;
+    `parse` does the awaiting.
     """
 
     spool_max_size = 1024 * 1024
@@ -152,141 +315,121 @@ class MultiPartParser:
         self.max_fields = max_fields
         self.max_part_size = max_part_size
         self.items: list[tuple[str, str | UploadFile]] = []
-        self._charset = "utf-8"
+        self._text = _text_decoder("utf-8")
         self._files = 0
         self._fields = 0
         self._part = MultipartPart()
         self._headers_size = 0
-        self._header_name = bytearray()
-        self._header_value = bytearray()
-        # File data not yet written; every file created (to close on error).
+        self._header_name = b""
+        self._header_value = b""
+        # File data not yet written, as (file, bytes) runs; every file created, to close.
         self._pending: list[tuple[UploadFile, bytes]] = []
         self._pending_size = 0
         self._uploads: list[UploadFile] = []
-
-    # python-multipart callbacks: plain functions, so they only collect; parse() awaits.
 
     def on_part_begin(self) -> None:
         self._part = MultipartPart()
         self._headers_size = 0
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._grow_headers(end - start)
-        self._header_name += data[start:end]
+        self._header_name += self._header_bytes(data, start, end)
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._grow_headers(end - start)
-        self._header_value += data[start:end]
+        self._header_value += self._header_bytes(data, start, end)
 
-    def _grow_headers(self, size: int) -> None:
-        self._headers_size += size
+    def _header_bytes(self, data: bytes, start: int, end: int) -> bytes:
+        self._headers_size += end - start
         if self._headers_size > _MAX_PART_HEADERS_SIZE:
             raise MultiPartException(
                 f"Part headers exceeded maximum size of {_MAX_PART_HEADERS_SIZE // 1024}KB."
             )
+        return data[start:end]
 
     def on_header_end(self) -> None:
-        name = bytes(self._header_name).lower()
-        value = bytes(self._header_value)
+        name, value = self._header_name.lower(), self._header_value
         if name == b"content-disposition":
             self._part.content_disposition = value
         self._part.item_headers.append((name, value))
-        self._header_name.clear()
-        self._header_value.clear()
+        self._header_name = self._header_value = b""
 
     def on_headers_finished(self) -> None:
         assert _multipart is not None
         part = self._part
-        _, options = _multipart.parse_options_header(part.content_disposition)
-        try:
-            part.field_name = _decode(options[b"name"], self._charset)
-        except KeyError:
+        options = _disposition_options(part.content_disposition)
+        if b"name" not in options:
             raise MultiPartException(
                 'The Content-Disposition header field "name" must be provided.'
-            ) from None
-        if b"filename" in options:
-            self._files += 1
-            if self._files > self.max_files:
-                raise MultiPartException(
-                    f"Too many files. Maximum number of files is {self.max_files}."
-                )
-            # Owned by the UploadFile, which the caller closes.
-            spool = SpooledTemporaryFile(max_size=self.spool_max_size)  # noqa: SIM115
-            upload = UploadFile(
-                file=cast(BinaryIO, spool),
-                size=0,
-                filename=_decode(options[b"filename"], self._charset),
-                headers=Headers(raw=part.item_headers),
             )
-            self._uploads.append(upload)
-            part.file = upload
-        else:
+        part.field_name = self._text(options[b"name"])
+        filename = options.get(b"filename")
+        if filename is None:
             self._fields += 1
             if self._fields > self.max_fields:
                 raise MultiPartException(
                     f"Too many fields. Maximum number of fields is {self.max_fields}."
                 )
+            return
+        self._files += 1
+        if self._files > self.max_files:
+            raise MultiPartException(
+                f"Too many files. Maximum number of files is {self.max_files}."
+            )
+        # Owned by the UploadFile, which the caller closes.
+        spool = SpooledTemporaryFile(max_size=self.spool_max_size)  # noqa: SIM115
+        part.file = UploadFile(
+            file=cast(BinaryIO, spool),
+            size=0,
+            filename=self._text(filename),
+            headers=Headers(raw=part.item_headers),
+        )
+        self._uploads.append(part.file)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         part = self._part
-        upload = part.file
-        if upload is None:
-            if len(part.data) + end - start > self.max_part_size:
-                raise MultiPartException(
-                    f"Part exceeded maximum size of {int(self.max_part_size / 1024)}KB."
-                )
+        if part.file is not None:
+            if end > start:
+                self._pending.append((part.file, data[start:end]))
+                self._pending_size += end - start
+        elif len(part.data) + end - start > self.max_part_size:
+            raise MultiPartException(
+                f"Part exceeded maximum size of {int(self.max_part_size / 1024)}KB."
+            )
+        else:
             part.data += data[start:end]
-        elif end > start:
-            self._pending.append((upload, data[start:end]))
-            self._pending_size += end - start
 
     def on_part_end(self) -> None:
         part = self._part
-        if part.file is None:
-            self.items.append((part.field_name, _decode(part.data, self._charset)))
-        else:
-            self.items.append((part.field_name, part.file))
+        value = part.file if part.file is not None else self._text(part.data)
+        self.items.append((part.field_name, value))
 
     async def _flush(self) -> None:
-        """Write pending file data, one write per run of data for the same file."""
-        pending = self._pending
-        start = 0
-        while start < len(pending):
-            upload = pending[start][0]
-            stop = start + 1
-            while stop < len(pending) and pending[stop][0] is upload:
-                stop += 1
-            if stop - start == 1:
-                await upload.write(pending[start][1])
+        """Write the pending file data: one write per run of data for the same file."""
+        order: list[tuple[UploadFile, list[bytes]]] = []
+        for upload, piece in self._pending:
+            if order and order[-1][0] is upload:
+                order[-1][1].append(piece)
             else:
-                await upload.write(b"".join([piece for _, piece in pending[start:stop]]))
-            start = stop
-        pending.clear()
+                order.append((upload, [piece]))
+        self._pending.clear()
         self._pending_size = 0
+        for upload, pieces in order:
+            await upload.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
 
     async def parse(self) -> FormData:
         """Read the whole stream and return its fields and files, in order.
 
-        Raises MultiPartException for a missing boundary, a malformed body or a
-        limit exceeded; files created so far are closed first.
+        Raises `MultiPartException` for a missing boundary, a malformed body or a limit
+        exceeded; the files created so far are closed first.
         """
         assert _multipart is not None
-        _, params = _multipart.parse_options_header(self.headers.get("content-type"))
+        params = _multipart.parse_options_header(self.headers.get("content-type"))[1]
         charset = params.get(b"charset")
         if charset:
-            self._charset = charset.decode("latin-1")
+            self._text = _text_decoder(charset.decode("latin-1"))
         boundary = params.get(b"boundary")
         if not boundary:
             raise MultiPartException("Missing boundary in multipart.")
-        callbacks: MultipartCallbacks = {
-            "on_part_begin": self.on_part_begin,
-            "on_part_data": self.on_part_data,
-            "on_part_end": self.on_part_end,
-            "on_header_field": self.on_header_field,
-            "on_header_value": self.on_header_value,
-            "on_header_end": self.on_header_end,
-            "on_headers_finished": self.on_headers_finished,
-        }
+        callbacks = cast("MultipartCallbacks", {name: getattr(self, name) for name in _CALLBACKS})
         try:
             try:
                 parser = _multipart.MultipartParser(boundary, callbacks)
@@ -297,13 +440,12 @@ class MultiPartParser:
                             await self._flush()
                 parser.finalize()
             except FormParserError as exc:
-                raise MultiPartException(f"Malformed multipart body: {exc}") from exc
+                raise MultiPartException("Invalid multipart data.") from exc
             await self._flush()
-            kept: set[int] = set()
-            for _, value in self.items:
-                if isinstance(value, UploadFile):
-                    kept.add(id(value))
-                    await value.seek(0)
+            kept = {id(value) for _, value in self.items if isinstance(value, UploadFile)}
+            for upload in self._uploads:
+                if id(upload) in kept:
+                    await upload.seek(0)
         except BaseException:
             for upload in self._uploads:
                 upload.file.close()

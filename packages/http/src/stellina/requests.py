@@ -30,6 +30,7 @@ else:
 _V = TypeVar("_V")
 
 __all__ = [
+    "SERVER_PUSH_HEADERS_TO_COPY",
     "ClientDisconnect",
     "HTTPConnection",
     "Request",
@@ -256,6 +257,9 @@ async def empty_send(message: Message) -> NoReturn:
 _UNSET: Any = object()
 
 
+_FORM_MEDIA_TYPES = frozenset(("multipart/form-data", "application/x-www-form-urlencoded"))
+
+
 def _multipart_installed() -> bool:
     return find_spec("python_multipart") is not None
 
@@ -413,34 +417,35 @@ class Request(HTTPConnection[StateT]):
         )
         from stellina.formparsers import FormParser, MultiPartException, MultiPartParser
 
-        content_type = self.headers.get("content-type", "")
-        media_type = content_type.partition(";")[0].strip().lower()
+        media_type = self.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type not in _FORM_MEDIA_TYPES:
+            self._form = FormData()
+            return self._form
+        body = self.stream()
         parser: MultiPartParser | FormParser
         if media_type == "multipart/form-data":
             parser = MultiPartParser(
                 self.headers,
-                self.stream(),
+                body,
                 max_files=max_files,
                 max_fields=max_fields,
                 max_part_size=max_part_size,
             )
             if spool_max_size is not None:
                 parser.spool_max_size = spool_max_size
-        elif media_type == "application/x-www-form-urlencoded":
-            parser = FormParser(
-                self.headers, self.stream(), max_fields=max_fields, max_part_size=max_part_size
-            )
         else:
-            self._form = FormData()
-            return self._form
+            parser = FormParser(
+                self.headers, body, max_fields=max_fields, max_part_size=max_part_size
+            )
         try:
-            form = await parser.parse()
+            self._form = await parser.parse()
         except MultiPartException as exc:
-            if "app" in self.scope:
+            if "app" in self.scope:  # inside an application: a 400 with the reason
                 raise HTTPException(status_code=400, detail=exc.message) from exc
             raise
-        self._form = form
-        return form
+        finally:
+            await body.aclose()  # a parser stopped early leaves the stream open
+        return self._form
 
     def form(
         self,
