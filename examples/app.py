@@ -50,4 +50,5 @@ app = Stellina(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ],
     lifespan=lifespan,
+    max_body_size=1_000_000,  # request bodies up to 1 MB; a Route or Mount may say otherwise
 )
