@@ -13,7 +13,6 @@ from stellina.exceptions import HTTPException
 from stellina.requests import Request
 from stellina.responses import PlainTextResponse, Response
 from stellina.routing import Route, Router, WebSocketRoute
-from stellina.types import Message
 from stellina.websockets import WebSocket, WebSocketDisconnect
 
 
@@ -53,16 +52,10 @@ def test_method_not_allowed(test_client_factory: ClientFactory, method: str) -> 
 
 @pytest.mark.anyio
 async def test_method_not_allowed_inside_an_app() -> None:
-    scope = {"type": "http", "method": "PUT", "path": "/", "headers": [], "app": object()}
-
-    async def receive() -> dict[str, Any]:
-        raise AssertionError
-
-    async def send(message: Message) -> None:
-        raise AssertionError
-
+    recorder = Recorder()
     with pytest.raises(HTTPException) as info:
-        await Items(scope, receive, send)
+        await Items(http_scope(method="PUT", app=object()), recorder.receive, recorder.send)
+    assert recorder.sent == []
     assert info.value.status_code == 405
     assert info.value.headers == {"Allow": "GET, HEAD, POST"}
 

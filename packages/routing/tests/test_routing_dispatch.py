@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from stellina_testing import ClientFactory
+from stellina_testing import ClientFactory, Recorder, http_scope
 
 from stellina.middleware import Middleware
 from stellina.requests import Request
@@ -122,17 +122,11 @@ def test_405_raises_http_exception_inside_an_app() -> None:
     from stellina.exceptions import HTTPException
 
     router = Router([Route("/", named("home"))])
-    scope = {"type": "http", "method": "POST", "path": "/", "app": object(), "headers": []}
-
-    async def receive() -> Any:
-        raise AssertionError
-
-    async def send(message: Any) -> None:
-        raise AssertionError
-
-    coroutine = router(scope, receive, send)
+    recorder = Recorder()
+    coroutine = router(http_scope(method="POST", app=object()), recorder.receive, recorder.send)
     with pytest.raises(HTTPException) as info:
         coroutine.send(None)
+    assert recorder.sent == []
     assert info.value.status_code == 405
     assert info.value.headers == {"Allow": "GET, HEAD"}
 
@@ -148,16 +142,11 @@ def test_not_found(test_client_factory: ClientFactory) -> None:
 def test_not_found_raises_http_exception_inside_an_app() -> None:
     from stellina.exceptions import HTTPException
 
-    scope = {"type": "http", "method": "GET", "path": "/x", "app": object(), "headers": []}
-
-    async def receive() -> Any:
-        raise AssertionError
-
-    async def send(message: Any) -> None:
-        raise AssertionError
-
+    recorder = Recorder()
+    scope = http_scope(path="/x", app=object())
     with pytest.raises(HTTPException) as info:
-        Router([], redirect_slashes=False)(scope, receive, send).send(None)
+        Router([], redirect_slashes=False)(scope, recorder.receive, recorder.send).send(None)
+    assert recorder.sent == []
     assert info.value.status_code == 404
 
 
@@ -362,28 +351,7 @@ def test_hostile_paths_never_500(path: str) -> None:
             Mount("/m", routes=[Route("/{x}", named("m"))]),
         ]
     )
-    messages: list[Message] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: Message) -> None:
-        messages.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": path,
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"example.org")],
-        "scheme": "http",
-        "server": ("example.org", 80),
-    }
-    coroutine = router(scope, receive, send)
-    with pytest.raises(StopIteration):
-        coroutine.send(None)
-    assert messages[0]["status"] in (404, 307)
+    assert raw_call(router, path)[0]["status"] in (404, 307)
 
 
 def test_path_param_values_are_passed_through(test_client_factory: ClientFactory) -> None:
@@ -423,27 +391,12 @@ async def ok(request: Request) -> Response:
 
 def raw_call(app: Callable[..., Any], path: str, method: str = "GET") -> list[Message]:
     """Run `app` on a bare scope for `path`; it must finish without waiting."""
-    messages: list[Message] = []
-
-    async def receive() -> Message:
-        raise AssertionError("not expected to read the body")
-
-    async def send(message: Message) -> None:
-        messages.append(message)
-
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"example.org")],
-        "scheme": "http",
-        "server": ("example.org", 80),
-    }
+    recorder = Recorder()
+    scope = http_scope(method=method, path=path, headers=[(b"host", b"example.org")])
+    scope["server"] = ("example.org", 80)
     with pytest.raises(StopIteration):
-        app(scope, receive, send).send(None)
-    return messages
+        app(scope, recorder.receive, recorder.send).send(None)
+    return recorder.sent
 
 
 def test_redirect_of_unencodable_or_control_paths() -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from stellina_testing import Recorder
 
 from stellina.exceptions import StellinaDeprecationWarning
 from stellina.requests import Request
@@ -22,18 +23,15 @@ async def run_lifespan(
     app: Any, scope_extra: dict[str, Any] | None = None
 ) -> tuple[Messages, dict[str, Any]]:
     """Drive startup then shutdown; return what the app sent and the scope it saw."""
-    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    sent: list[Message] = []
-
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0)
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
+    recorder = lifespan_recorder()
     scope: dict[str, Any] = {"type": "lifespan", "state": {}, **(scope_extra or {})}
-    await app(scope, receive, send)
-    return sent, scope
+    await app(scope, recorder.receive, recorder.send)
+    return recorder.sent, scope
+
+
+def lifespan_recorder() -> Recorder:
+    """A recorder whose `receive` says startup, then shutdown."""
+    return Recorder([{"type": "lifespan.startup"}], last={"type": "lifespan.shutdown"})
 
 
 @pytest.mark.anyio
@@ -64,17 +62,10 @@ async def test_state_needs_server_support() -> None:
         yield {"x": 1}
 
     router = Router(lifespan=lifespan)
-    sent: list[Message] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "lifespan.startup"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
+    recorder = lifespan_recorder()
     with pytest.raises(RuntimeError, match='The server does not support "state"'):
-        await router({"type": "lifespan"}, receive, send)
-    assert sent[0]["type"] == "lifespan.startup.failed"
+        await router({"type": "lifespan"}, recorder.receive, recorder.send)
+    assert recorder.sent[0]["type"] == "lifespan.startup.failed"
 
 
 @pytest.mark.anyio
@@ -84,16 +75,12 @@ async def test_startup_failure_reports_traceback() -> None:
         raise ValueError("no database")
         yield  # type: ignore[unreachable]
 
-    sent: list[Message] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "lifespan.startup"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
+    recorder = lifespan_recorder()
     with pytest.raises(ValueError, match="no database"):
-        await Router(lifespan=lifespan)({"type": "lifespan", "state": {}}, receive, send)
+        await Router(lifespan=lifespan)(
+            {"type": "lifespan", "state": {}}, recorder.receive, recorder.send
+        )
+    sent = recorder.sent
     assert sent[0]["type"] == "lifespan.startup.failed"
     assert sent[0]["message"].startswith("Traceback (most recent call last):")
     assert "ValueError: no database" in sent[0]["message"]
@@ -117,17 +104,12 @@ async def test_shutdown_failure_message() -> None:
         yield
         raise RuntimeError("could not close")
 
-    sent: list[Message] = []
-    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0)
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
+    recorder = lifespan_recorder()
     with pytest.raises(RuntimeError):
-        await Router(lifespan=lifespan)({"type": "lifespan", "state": {}}, receive, send)
+        await Router(lifespan=lifespan)(
+            {"type": "lifespan", "state": {}}, recorder.receive, recorder.send
+        )
+    sent = recorder.sent
     assert [message["type"] for message in sent] == [
         "lifespan.startup.complete",
         "lifespan.shutdown.failed",

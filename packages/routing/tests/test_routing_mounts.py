@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from stellina_testing import ClientFactory
+from stellina_testing import ClientFactory, Recorder, http_scope
 
 from stellina.middleware import Middleware
 from stellina.requests import Request
@@ -65,24 +63,11 @@ def test_mount_of_a_plain_asgi_app(test_client_factory: ClientFactory) -> None:
 
 def test_server_root_path_is_honoured() -> None:
     router = Router([Mount("/sub", routes=[Route("/leaf", echo_scope)])])
-    messages: list[Message] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: Message) -> None:
-        messages.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/app/sub/leaf",
-        "root_path": "/app",
-        "query_string": b"",
-        "headers": [],
-    }
+    recorder = Recorder()
+    scope = http_scope(path="/app/sub/leaf", root_path="/app", headers=[])
     with pytest.raises(StopIteration):
-        router(scope, receive, send).send(None)
+        router(scope, recorder.receive, recorder.send).send(None)
+    messages = recorder.sent
     import json
 
     assert json.loads(messages[1]["body"]) == {

@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from stellina_testing import ClientFactory
+from stellina_testing import ClientFactory, Recorder
 
 from stellina.applications import Stellina
 from stellina.exceptions import HTTPException, WebSocketException
@@ -286,17 +286,12 @@ async def test_lifespan_startup_failure_message() -> None:
         raise RuntimeError("cannot start")
         yield
 
-    sent: list[dict[str, Any]] = []
-    incoming = iter([{"type": "lifespan.startup"}])
-
-    async def receive() -> dict[str, Any]:
-        return next(incoming)
-
-    async def send(message: Any) -> None:
-        sent.append(dict(message))
-
+    recorder = Recorder([{"type": "lifespan.startup"}], last={"type": "lifespan.shutdown"})
     with pytest.raises(RuntimeError, match="cannot start"):
-        await Stellina(lifespan=lifespan)({"type": "lifespan", "state": {}}, receive, send)
+        await Stellina(lifespan=lifespan)(
+            {"type": "lifespan", "state": {}}, recorder.receive, recorder.send
+        )
+    sent = recorder.sent
     assert sent[-1]["type"] == "lifespan.startup.failed"
     assert "cannot start" in sent[-1]["message"]
 
