@@ -7,41 +7,23 @@ from typing import Any
 
 import anyio
 import pytest
+from stellina_testing import Recorder, websocket_scope
 
+from stellina.types import Message, Scope
 from stellina.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
 
-Message = dict[str, Any]
+
+# What the client sends once the test's messages run out: the connection dropped.
+DROPPED: Message = {"type": "websocket.disconnect", "code": 1006}
 
 
-def make_scope(**overrides: Any) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "type": "websocket",
-        "scheme": "ws",
-        "server": ("testserver", 80),
-        "path": "/ws",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "subprotocols": [],
-    }
-    scope.update(overrides)
-    return scope
+def make_scope(**overrides: Any) -> Scope:
+    return websocket_scope(path="/ws", **overrides)
 
 
-class Peer:
+def client(messages: Iterable[Message] = ()) -> Recorder:
     """The server side: replays client messages, records what the app sends."""
-
-    def __init__(self, messages: Iterable[Message] = ()) -> None:
-        self.incoming = list(messages)
-        self.sent: list[Message] = []
-
-    async def receive(self) -> Message:
-        if self.incoming:
-            return self.incoming.pop(0)
-        await anyio.sleep_forever()
-        raise AssertionError  # pragma: no cover
-
-    async def send(self, message: Message) -> None:
-        self.sent.append(message)
+    return Recorder(messages, last=DROPPED)
 
 
 CONNECT: Message = {"type": "websocket.connect"}
@@ -62,8 +44,8 @@ def disconnect(code: int = 1000, reason: str | None = None) -> Message:
     return message
 
 
-def session(*messages: Message, **scope: Any) -> tuple[WebSocket, Peer]:
-    peer = Peer([CONNECT, *messages])
+def session(*messages: Message, **scope: Any) -> tuple[WebSocket, Recorder]:
+    peer = client([CONNECT, *messages])
     return WebSocket(make_scope(**scope), peer.receive, peer.send), peer
 
 
@@ -183,7 +165,7 @@ async def test_iterators_stop_on_disconnect() -> None:
 
 @pytest.mark.anyio
 async def test_unexpected_message_types() -> None:
-    peer = Peer([{"type": "websocket.receive", "text": "early"}])
+    peer = client([{"type": "websocket.receive", "text": "early"}])
     websocket = WebSocket(make_scope(), peer.receive, peer.send)
     with pytest.raises(
         RuntimeError,
@@ -247,7 +229,7 @@ async def test_send_oserror_becomes_disconnect_1006() -> None:
         if message["type"] == "websocket.send":
             raise OSError("connection reset")
 
-    peer = Peer([CONNECT])
+    peer = client([CONNECT])
     websocket = WebSocket(make_scope(), peer.receive, broken_send)
     await websocket.accept()
     with pytest.raises(WebSocketDisconnect) as info:
@@ -306,14 +288,14 @@ def test_websocket_disconnect_defaults() -> None:
 
 
 def test_scope_type_is_checked() -> None:
-    peer = Peer()
+    peer = client()
     with pytest.raises(AssertionError):
         WebSocket({"type": "http"}, peer.receive, peer.send)
 
 
 @pytest.mark.anyio
 async def test_websocket_close_app() -> None:
-    peer = Peer()
+    peer = client()
     await WebSocketClose()(make_scope(), peer.receive, peer.send)
     await WebSocketClose(code=1008, reason="policy")(make_scope(), peer.receive, peer.send)
     assert peer.sent == [
@@ -331,7 +313,7 @@ async def test_full_asgi_app_round_trip() -> None:
             await websocket.send_text(message.upper())
         assert websocket.client_state is WebSocketState.DISCONNECTED
 
-    peer = Peer([CONNECT, text("a"), text("bc"), disconnect()])
+    peer = client([CONNECT, text("a"), text("bc"), disconnect()])
     await app(make_scope(), peer.receive, peer.send)
     assert peer.sent == [
         {"type": "websocket.accept", "subprotocol": "echo", "headers": []},

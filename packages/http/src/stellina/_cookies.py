@@ -10,9 +10,11 @@ from datetime import datetime
 from email.utils import format_datetime, formatdate
 from typing import Literal
 
-__all__ = ["SameSite", "set_cookie_value"]
+__all__ = ["Expires", "SameSite", "set_cookie_value"]
 
 SameSite = Literal["lax", "strict", "none"] | None
+#: An Expires attribute: a datetime, seconds from now, or an HTTP date as it is to be sent.
+Expires = datetime | str | int | None
 
 # Cookie names are RFC 6265 tokens, as http.cookies accepts them, and no attribute's name.
 _NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
@@ -53,7 +55,7 @@ def set_cookie_value(
     value: str,
     *,
     max_age: int | None,
-    expires: datetime | str | int | None,
+    expires: Expires,
     path: str | None,
     domain: str | None,
     secure: bool,

@@ -8,7 +8,6 @@ import json.encoder
 import os
 import stat
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from email.utils import formatdate
 from mimetypes import guess_type
 from secrets import token_hex
@@ -18,7 +17,7 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 
-from stellina._cookies import SameSite, set_cookie_value
+from stellina._cookies import Expires, SameSite, set_cookie_value
 from stellina._ranges import (
     MalformedRangeHeader,
     RangeNotSatisfiable,
@@ -58,6 +57,7 @@ AsyncContentStream = AsyncIterable[Content]
 ContentStream = AsyncContentStream | SyncContentStream
 
 RawHeaders = list[tuple[bytes, bytes]]
+FilePath = str | os.PathLike[str]
 
 
 # Content-Type headers by charset, then media type; bounded. Header tuples are immutable,
@@ -103,12 +103,18 @@ class Response:
         media_type: str | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
+        self._describe(status_code, media_type, background)
+        self.body = self.render(content)
+        self.init_headers(headers)
+
+    def _describe(
+        self, status_code: int, media_type: str | None, background: BackgroundTask | None
+    ) -> None:
+        """Set what every response has besides its body; None keeps the class's media type."""
         self.status_code = status_code
         if media_type is not None:
             self.media_type = media_type
-        self.body = self.render(content)
         self.background = background
-        self.init_headers(headers)
 
     def render(self, content: Any) -> bytes | memoryview:
         """Turn ``content`` into the body: None is empty, str is encoded with ``charset``."""
@@ -161,7 +167,7 @@ class Response:
         key: str,
         value: str = "",
         max_age: int | None = None,
-        expires: datetime | str | int | None = None,
+        expires: Expires = None,
         path: str | None = "/",
         domain: str | None = None,
         secure: bool = False,
@@ -218,20 +224,9 @@ class Response:
         start, body = MESSAGE_TYPES[scope["type"]]
         await send({"type": start, "status": self.status_code, "headers": self.raw_headers})
         await send({"type": body, "body": self.body})
-        if self.background is not None:
-            await self.background()
-
-
-class HTMLResponse(Response):
-    """A ``text/html`` response."""
-
-    media_type = "text/html"
-
-
-class PlainTextResponse(Response):
-    """A ``text/plain`` response."""
-
-    media_type = "text/plain"
+        background = self.background
+        if background is not None:
+            await background()
 
 
 _json_checked = json.JSONEncoder(
@@ -265,6 +260,13 @@ class JSONResponse(Response):
 
     media_type = "application/json"
 
+    def render(self, content: Any) -> bytes:
+        try:
+            chunks = _json_fast(content, 0)
+        except RecursionError:
+            return _json_checked.encode(content).encode("utf-8")
+        return "".join(chunks).encode("utf-8")
+
     def __init__(
         self,
         content: Any,
@@ -273,15 +275,10 @@ class JSONResponse(Response):
         media_type: str | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
-        # Only the signature differs from Response's: ``content`` is required.
-        super().__init__(content, status_code, headers, media_type, background)
-
-    def render(self, content: Any) -> bytes:
-        try:
-            chunks = _json_fast(content, 0)
-        except RecursionError:
-            return _json_checked.encode(content).encode("utf-8")
-        return "".join(chunks).encode("utf-8")
+        # Response's, but ``content`` is required.
+        self._describe(status_code, media_type, background)
+        self.body = self.render(content)
+        self.init_headers(headers)
 
 
 class RedirectResponse(Response):
@@ -294,16 +291,27 @@ class RedirectResponse(Response):
         headers: Mapping[str, str] | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
-        super().__init__(
-            content=b"", status_code=status_code, headers=headers, background=background
-        )
-        self.headers["location"] = quote(str(url), safe=URL_SAFE)
+        self._describe(status_code, None, background)
+        self.body = b""
+        self.init_headers(headers)
+        location = quote(str(url), safe=URL_SAFE).encode("ascii")
+        set_header(self.raw_headers, b"location", location)
+
+
+class HTMLResponse(Response):
+    """A ``text/html`` response."""
+
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    """A ``text/plain`` response."""
+
+    media_type = "text/plain"
 
 
 class StreamingResponse(Response):
     """A response whose body comes from a sync or async iterable of str or bytes."""
-
-    body_iterator: AsyncContentStream
 
     def __init__(
         self,
@@ -313,14 +321,10 @@ class StreamingResponse(Response):
         media_type: str | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
-        if isinstance(content, AsyncIterable):
-            self.body_iterator = content
-        else:
-            self.body_iterator = iterate_in_threadpool(content)
-        self.status_code = status_code
-        if media_type is not None:
-            self.media_type = media_type
-        self.background = background
+        self._describe(status_code, media_type, background)
+        self.body_iterator: AsyncContentStream = (
+            content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
+        )
         self.init_headers(headers)
 
     async def listen_for_disconnect(self, receive: Receive) -> None:
@@ -361,7 +365,7 @@ _READS_PER_HOP = 4
 _RANGE_METHODS = frozenset(("GET", "HEAD"))
 
 
-def _stat_file(path: str | os.PathLike[str]) -> os.stat_result:
+def _stat_file(path: FilePath) -> os.stat_result:
     try:
         stat_result = os.stat(path)
     except FileNotFoundError:
@@ -384,6 +388,19 @@ def _read_batch(file: BinaryIO, offset: int, length: int, chunk_size: int) -> li
     return chunks
 
 
+def _content_disposition(disposition_type: str, filename: str) -> tuple[bytes, bytes]:
+    """The Content-Disposition header: a plain quoted filename, or RFC 5987 UTF-8 if needed."""
+    quoted = quote(filename)
+    if quoted == filename:
+        text = f'{disposition_type}; filename="{filename}"'
+    else:
+        text = f"{disposition_type}; filename*=utf-8''{quoted}"
+    value = text.encode("latin-1")
+    if b"\r" in value or b"\n" in value:
+        raise ValueError(f"Invalid content disposition {text!r}: CR or LF.")
+    return b"content-disposition", value
+
+
 class FileResponse(Response):
     """A file from disk, with ETag/Last-Modified, HEAD, Range requests and ``pathsend``.
 
@@ -398,7 +415,7 @@ class FileResponse(Response):
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: FilePath,
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
         media_type: str | None = None,
@@ -407,28 +424,17 @@ class FileResponse(Response):
         stat_result: os.stat_result | None = None,
         content_disposition_type: str = "attachment",
     ) -> None:
-        self.path = path
-        self.status_code = status_code
-        self.filename = filename
         if media_type is None:
             media_type = guess_type(filename or path)[0] or "application/octet-stream"
-        self.media_type = media_type
-        self.background = background
+        self._describe(status_code, media_type, background)
+        self.path, self.filename, self.stat_result = path, filename, stat_result
         self.init_headers(headers)
         raw = self.raw_headers
-        if get_header(raw, b"accept-ranges") is None:
+        known = {name for name, _ in raw}
+        if b"accept-ranges" not in known:
             raw.append((b"accept-ranges", b"bytes"))
-        if filename is not None and get_header(raw, b"content-disposition") is None:
-            quoted = quote(filename)
-            if quoted == filename:
-                disposition = f'{content_disposition_type}; filename="{filename}"'
-            else:
-                disposition = f"{content_disposition_type}; filename*=utf-8''{quoted}"
-            value = disposition.encode("latin-1")
-            if b"\r" in value or b"\n" in value:
-                raise ValueError(f"Invalid content disposition {disposition!r}: CR or LF.")
-            raw.append((b"content-disposition", value))
-        self.stat_result = stat_result
+        if filename is not None and b"content-disposition" not in known:
+            raw.append(_content_disposition(content_disposition_type, filename))
         if stat_result is not None:
             self.set_stat_headers(stat_result)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from stellina.requests import HTTPConnection, StateT
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +17,9 @@ __all__ = [
     "WebSocketDisconnected",
     "WebSocketState",
 ]
+
+
+T = TypeVar("T")
 
 
 class WebSocketState(enum.Enum):
@@ -46,9 +49,27 @@ class WebSocketDisconnected(RuntimeError):
     """The application used a session that is not (or no longer) connected."""
 
 
+# The key of a websocket.send / websocket.receive message carrying each kind of frame.
+_FRAME_KEYS = {"text": "text", "binary": "bytes"}
+
+
 def _check_mode(mode: str) -> None:
-    if mode != "text" and mode != "binary":
+    if mode not in _FRAME_KEYS:
         raise RuntimeError('The "mode" argument should be "text" or "binary".')
+
+
+def _data_frame(mode: str, data: str | bytes) -> Message:
+    return {"type": "websocket.send", _FRAME_KEYS[mode]: data}
+
+
+async def _until_disconnect(receive: Callable[[], Awaitable[T]]) -> AsyncIterator[T]:
+    """The messages ``receive`` returns, until it raises WebSocketDisconnect."""
+    while True:
+        try:
+            item = await receive()
+        except WebSocketDisconnect:
+            return
+        yield item
 
 
 class WebSocket(HTTPConnection[StateT]):
@@ -94,6 +115,8 @@ class WebSocket(HTTPConnection[StateT]):
     async def send(self, message: Message) -> None:
         """Send an ASGI message, checking it fits the application's state."""
         state = self.application_state
+        if state is _DISCONNECTED:
+            raise WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
         message_type = message["type"]
         if state is _CONNECTED:
             if message_type == "websocket.close":
@@ -121,7 +144,7 @@ class WebSocket(HTTPConnection[StateT]):
                     f'"websocket.http.response.start", but got {message_type!r}'
                 )
             await self._send(message)
-        elif state is _RESPONSE:
+        else:  # sending the denial response's body
             if message_type != "websocket.http.response.body":
                 raise RuntimeError(
                     'Expected ASGI message "websocket.http.response.body", '
@@ -130,8 +153,6 @@ class WebSocket(HTTPConnection[StateT]):
             if not message.get("more_body", False):
                 self.application_state = _DISCONNECTED
             await self._send(message)
-        else:
-            raise WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
 
     async def accept(
         self,
@@ -139,13 +160,14 @@ class WebSocket(HTTPConnection[StateT]):
         headers: Iterable[tuple[bytes, bytes]] | None = None,
     ) -> None:
         """Accept the session, first waiting for the client's connect message if needed."""
+        message = {"type": "websocket.accept", "subprotocol": subprotocol}
+        message["headers"] = list(headers) if headers is not None else []
         if self.client_state is _CONNECTING:
-            await self.receive()
-        await self.send(
-            {"type": "websocket.accept", "subprotocol": subprotocol, "headers": headers or []}
-        )
+            await self.receive()  # the websocket.connect message
+        await self.send(message)
 
     async def _receive_data(self) -> Message:
+        """The next data message; WebSocketDisconnect once the client has gone."""
         if self.application_state is not _CONNECTED:
             raise WebSocketDisconnected('WebSocket is not connected. Need to call "accept" first.')
         message = await self.receive()
@@ -155,64 +177,45 @@ class WebSocket(HTTPConnection[StateT]):
 
     async def receive_text(self) -> str:
         """The next text message; WebSocketDisconnect when the client has gone."""
-        message = await self._receive_data()
-        text: str = message["text"]
+        text: str = (await self._receive_data())["text"]
         return text
 
     async def receive_bytes(self) -> bytes:
         """The next binary message; WebSocketDisconnect when the client has gone."""
-        message = await self._receive_data()
-        data: bytes = message["bytes"]
+        data: bytes = (await self._receive_data())["bytes"]
         return data
 
     async def receive_json(self, mode: str = "text") -> Any:
         """The next message decoded as JSON, from a text or (UTF-8) binary frame."""
         _check_mode(mode)
-        message = await self._receive_data()
-        if mode == "text":
-            return json.loads(message["text"])
-        return json.loads(message["bytes"].decode("utf-8"))
+        payload = (await self._receive_data())[_FRAME_KEYS[mode]]
+        return json.loads(payload if mode == "text" else payload.decode("utf-8"))
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    def iter_text(self) -> AsyncIterator[str]:
         """Yield text messages until the client disconnects."""
-        try:
-            while True:
-                yield await self.receive_text()
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self.receive_text)
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    def iter_bytes(self) -> AsyncIterator[bytes]:
         """Yield binary messages until the client disconnects."""
-        try:
-            while True:
-                yield await self.receive_bytes()
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self.receive_bytes)
 
-    async def iter_json(self) -> AsyncIterator[Any]:
+    def iter_json(self) -> AsyncIterator[Any]:
         """Yield JSON messages until the client disconnects."""
-        try:
-            while True:
-                yield await self.receive_json()
-        except WebSocketDisconnect:
-            pass
+        return _until_disconnect(self.receive_json)
 
     async def send_text(self, data: str) -> None:
         """Send a text message."""
-        await self.send({"type": "websocket.send", "text": data})
+        await self.send(_data_frame("text", data))
 
     async def send_bytes(self, data: bytes) -> None:
         """Send a binary message."""
-        await self.send({"type": "websocket.send", "bytes": data})
+        await self.send(_data_frame("binary", data))
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
         """Send `data` as compact JSON, in a text or (UTF-8) binary frame."""
         _check_mode(mode)
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        if mode == "text":
-            await self.send({"type": "websocket.send", "text": text})
-        else:
-            await self.send({"type": "websocket.send", "bytes": text.encode("utf-8")})
+        await self.send(_data_frame(mode, text if mode == "text" else text.encode("utf-8")))
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Close the session (or refuse it, before accept) with `code`."""
