@@ -7,7 +7,7 @@ to its values, so that a lookup, ``getlist`` and equality never scan the pairs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import unquote, urlencode
 
 _KeyType = TypeVar("_KeyType")
@@ -58,6 +58,13 @@ def _index(pairs: Iterable[tuple[Any, Any]]) -> dict[Any, list[Any]]:
     return index
 
 
+_Source: TypeAlias = (
+    "ImmutableMultiDict[_KeyType, _CovariantValueType] | Mapping[_KeyType, _CovariantValueType]"
+    " | Iterable[tuple[_KeyType, _CovariantValueType]]"
+)
+"""What a multidict is built from: another, a mapping, or ``(key, value)`` pairs."""
+
+
 class ImmutableMultiDict(Mapping[_KeyType, _CovariantValueType]):
     """A read-only mapping that keeps every value of repeated keys.
 
@@ -70,14 +77,9 @@ class ImmutableMultiDict(Mapping[_KeyType, _CovariantValueType]):
     _pairs: list[tuple[_KeyType, _CovariantValueType]]
     _index: dict[_KeyType, list[_CovariantValueType]]
 
-    def __init__(
-        self,
-        *args: ImmutableMultiDict[_KeyType, _CovariantValueType]
-        | Mapping[_KeyType, _CovariantValueType]
-        | Iterable[tuple[_KeyType, _CovariantValueType]],
-        **kwargs: Any,
-    ) -> None:
-        assert len(args) < 2, "Too many arguments."
+    def __init__(self, *args: _Source[_KeyType, _CovariantValueType], **kwargs: Any) -> None:
+        if len(args) > 1:
+            raise AssertionError("Too many arguments.")
         pairs = _pairs_of(args[0]) if args else []
         pairs.extend(kwargs.items())
         self._set_pairs(pairs)

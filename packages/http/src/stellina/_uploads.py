@@ -11,6 +11,11 @@ from stellina.concurrency import run_in_threadpool
 
 _R = TypeVar("_R")
 
+# The default limits of a parsed form (`Request.form`, the parsers): fields and files counted
+# separately, and the size of a field.
+DEFAULT_MAX_PARTS = 1000
+DEFAULT_MAX_PART_SIZE = 1024 * 1024
+
 
 class UploadFile:
     """An uploaded file: a file object plus its name, size and part headers.
@@ -27,10 +32,8 @@ class UploadFile:
         filename: str | None = None,
         headers: Headers | None = None,
     ) -> None:
-        self.filename = filename
-        self.file = file
-        self.size = size
-        self.headers = headers or Headers()
+        self.file, self.filename, self.size = file, filename, size
+        self.headers = Headers() if headers is None else headers
 
     @property
     def content_type(self) -> str | None:

@@ -63,7 +63,7 @@ class URL:
             url = url_from_scope(scope)
         elif components:
             assert not url, 'Cannot set both "url" and "**components".'
-            url = URL().replace(**components)._url
+            url = str(URL().replace(**components))
         self._url = url
         self._split: SplitResult | None = None
 
@@ -154,7 +154,7 @@ def _authority(scope: Scope, scheme: str) -> str | None:
     """The host (and port) of a request: its Host header if valid, else the server address."""
     for name, value in scope["headers"]:
         if name == b"host":
-            host = value.decode("latin-1")
+            host: str = value.decode("latin-1")
             parts = split_host(host)
             # urlsplit refuses an IPvFuture literal with an upper-case "V": so do we.
             if (

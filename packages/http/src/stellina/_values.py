@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from shlex import shlex
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeVar, overload
+
+_R = TypeVar("_R")
 
 
 class Address(NamedTuple):
@@ -66,41 +68,31 @@ class CommaSeparatedStrings(Sequence[str]):
         return f"{type(self).__name__}({list(self._items)!r})"
 
 
+def _on_namespace(operation: Callable[..., _R]) -> Callable[..., _R]:
+    """A method applying ``operation`` (a `dict` method) to the instance's namespace."""
+    return lambda state, *args: operation(vars(state), *args)
+
+
 class State:
     """Arbitrary values, reached as attributes (``state.user``) or items (``state["user"]``).
 
-    They live in one dict, which may be shared: a request's state wraps ``scope["state"]``.
+    The dict given (a request's ``scope["state"]``, for one) becomes the instance's own
+    namespace: attributes are read and written natively, and items are that same dict's.
     """
 
-    _state: dict[str, Any]
-
     def __init__(self, state: dict[str, Any] | None = None) -> None:
-        object.__setattr__(self, "_state", {} if state is None else state)
+        self.__dict__ = {} if state is None else state
 
-    def __getattr__(self, key: str) -> Any:
-        # Through __dict__: copy and unpickle ask before `_state` is set.
-        values = self.__dict__.get("_state", {})
-        if key in values:
-            return values[key]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self._state[key] = value
+    @property
+    def _state(self) -> dict[str, Any]:
+        return self.__dict__
 
     def __delattr__(self, key: str) -> None:
-        del self._state[key]
+        del self.__dict__[key]  # KeyError when absent, as for an item
 
-    def __getitem__(self, key: str) -> Any:
-        return self._state[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._state[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._state[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
-
-    def __len__(self) -> int:
-        return len(self._state)
+    __getitem__ = _on_namespace(dict.__getitem__)
+    __setitem__ = _on_namespace(dict.__setitem__)
+    __delitem__ = _on_namespace(dict.__delitem__)
+    __iter__ = _on_namespace(dict.__iter__)
+    __len__ = _on_namespace(dict.__len__)
+    __contains__ = _on_namespace(dict.__contains__)

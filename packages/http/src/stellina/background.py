@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, cast
 
 from stellina.concurrency import is_async_callable, run_in_threadpool
 
@@ -22,13 +21,15 @@ class BackgroundTask:
     __slots__ = ("args", "func", "is_async", "kwargs")
 
     def __init__(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
-        self.func, self.args, self.kwargs = func, args, kwargs
+        self.func: Callable[..., Any] = func
+        self.args, self.kwargs = args, kwargs
         self.is_async = is_async_callable(func)
 
     def __call__(self) -> Awaitable[Any]:
         """The awaitable that runs the call (no extra coroutine frame for async work)."""
-        runner = self.func if self.is_async else partial(run_in_threadpool, self.func)
-        return runner(*self.args, **self.kwargs)  # type: ignore[no-any-return]
+        if self.is_async:
+            return cast("Awaitable[Any]", self.func(*self.args, **self.kwargs))
+        return run_in_threadpool(self.func, *self.args, **self.kwargs)
 
 
 class BackgroundTasks(BackgroundTask):
@@ -43,6 +44,6 @@ class BackgroundTasks(BackgroundTask):
         """Queue ``func(*args, **kwargs)`` after the tasks already added."""
         self.tasks.append(BackgroundTask(func, *args, **kwargs))
 
-    async def __call__(self) -> None:  # type: ignore[override]
+    async def __call__(self) -> None:
         for task in self.tasks:
             await task()

@@ -11,6 +11,7 @@ from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import unquote
 
+from stellina._uploads import DEFAULT_MAX_PART_SIZE, DEFAULT_MAX_PARTS
 from stellina.asgi import StellinaDeprecationWarning
 from stellina.datastructures import FormData, Headers, UploadFile
 
@@ -36,7 +37,7 @@ _WRITE_BATCH_SIZE = 1024 * 1024
 
 
 class _DeprecatedOnCall(EnumMeta):
-    def __call__(  # type: ignore[override]
+    def __call__(
         cls,
         value: Any,
         names: Any = None,
@@ -100,7 +101,7 @@ def _form_unquote(data: bytes) -> str:
     if data.isascii():
         escaped = data.replace(b"\\", b"\\\\") if b"\\" in data else data
         try:
-            raw: bytes = codecs.escape_decode(escaped.replace(b"%", b"\\x"))[0]  # type: ignore[attr-defined]
+            raw: bytes = codecs.escape_decode(escaped.replace(b"%", b"\\x"))[0]
         except ValueError:  # a "%" without two hex digits after it: left as it is
             pass
         else:
@@ -137,8 +138,8 @@ class FormParser:
         headers: Headers,
         stream: AsyncGenerator[bytes, None],
         *,
-        max_fields: int | float = 1000,
-        max_part_size: int = 1024 * 1024,
+        max_fields: int | float = DEFAULT_MAX_PARTS,
+        max_part_size: int = DEFAULT_MAX_PART_SIZE,
     ) -> None:
         self.headers = headers
         self.stream = stream
@@ -268,14 +269,14 @@ class MultipartPart:
         self.item_headers = [] if item_headers is None else item_headers
 
 
-def _text_decoder(charset: str) -> Callable[[bytes], str]:
+def _text_decoder(charset: str) -> Callable[[bytes | bytearray], str]:
     """Decode with ``charset`` (looked up once; utf-8 if unknown), else with latin-1."""
     try:
         encoding = codecs.lookup(charset).name
     except LookupError:
         encoding = "utf-8"
 
-    def text(data: bytes) -> str:
+    def text(data: bytes | bytearray) -> str:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -295,7 +296,7 @@ class MultiPartParser:
 
     spool_max_size = 1024 * 1024
     """The in-memory size of each uploaded file before it moves to disk."""
-    max_part_size = 1024 * 1024
+    max_part_size = DEFAULT_MAX_PART_SIZE
     """The default maximum size of a non-file part."""
 
     def __init__(
@@ -303,9 +304,9 @@ class MultiPartParser:
         headers: Headers,
         stream: AsyncGenerator[bytes, None],
         *,
-        max_files: int | float = 1000,
-        max_fields: int | float = 1000,
-        max_part_size: int = 1024 * 1024,
+        max_files: int | float = DEFAULT_MAX_PARTS,
+        max_fields: int | float = DEFAULT_MAX_PARTS,
+        max_part_size: int = DEFAULT_MAX_PART_SIZE,
     ) -> None:
         if _multipart is None:
             raise AssertionError(_MISSING_MULTIPART)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import operator
 import re
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, cast, overload
 
 import anyio
 
+from stellina._uploads import DEFAULT_MAX_PART_SIZE, DEFAULT_MAX_PARTS
 from stellina.asgi import MAX_BODY_SIZE_SCOPE_KEY, BodyLimit, declared_length, too_large
 from stellina.datastructures import URL, Address, FormData, Headers, QueryParams, State
 from stellina.exceptions import ClientDisconnect, HTTPException
@@ -124,15 +126,20 @@ def _cookies_of(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return cookies
 
 
-def _scope_entry(key: str, middleware: str, attribute: str) -> Callable[[HTTPConnection], Any]:
+def _scope_entry(key: str, middleware: str, attribute: str) -> Callable[[HTTPConnection[Any]], Any]:
     """A getter for what ``middleware`` puts in ``scope[key]``, asserting that it ran."""
 
-    def read(connection: HTTPConnection) -> Any:
+    def read(connection: HTTPConnection[Any]) -> Any:
         scope = connection.scope
         assert key in scope, f"{middleware} must be installed to access request.{attribute}"
         return scope[key]
 
     return read
+
+
+def _on_scope(operation: Callable[..., _V]) -> Callable[..., _V]:
+    """A method applying ``operation`` to the connection's scope."""
+    return lambda connection, *args: operation(connection.scope, *args)
 
 
 class HTTPConnection(Mapping[str, Any], Generic[StateT]):
@@ -145,21 +152,16 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
     # `__dict__` holds the views once built (and user attributes); the scope is a slot.
     __slots__ = ("__dict__", "__weakref__", "scope")
 
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
-
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         assert scope["type"] in ("http", "websocket")
         self.scope = scope
 
-    def __getitem__(self, key: str) -> Any:
-        return self.scope[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.scope)
-
-    def __len__(self) -> int:
-        return len(self.scope)
+    # The mapping is the scope's; identity is the connection's own.
+    __getitem__ = _on_scope(operator.getitem)
+    __iter__ = _on_scope(iter)
+    __len__ = _on_scope(len)
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     @_Lazy
     def url(self) -> URL:
@@ -450,9 +452,9 @@ class Request(HTTPConnection[StateT]):
     def form(
         self,
         *,
-        max_files: int | float = 1000,
-        max_fields: int | float = 1000,
-        max_part_size: int = 1024 * 1024,
+        max_files: int | float = DEFAULT_MAX_PARTS,
+        max_fields: int | float = DEFAULT_MAX_PARTS,
+        max_part_size: int = DEFAULT_MAX_PART_SIZE,
         spool_max_size: int | None = None,
     ) -> _FormAwaitable:
         """The body parsed as a form; await it, or `async with` it to close its files after.
