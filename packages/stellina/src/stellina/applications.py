@@ -105,10 +105,12 @@ class Stellina:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
-        stack = self.middleware_stack
-        if stack is None:
-            stack = self.middleware_stack = self.build_middleware_stack()
-        await stack(scope, receive, send)
+        await (self.middleware_stack or self._start())(scope, receive, send)
+
+    def _start(self) -> ASGIApp:
+        """Build the middleware stack, once: the first call starts the application."""
+        self.middleware_stack = self.build_middleware_stack()
+        return self.middleware_stack
 
     def add_middleware(
         self, middleware_class: MiddlewareFactory[P], *args: P.args, **kwargs: P.kwargs
