@@ -243,3 +243,9 @@ async def test_vary_cookie_joins_the_existing_vary_headers() -> None:
     assert [value for name, value in recorder.headers if name == b"vary"] == [
         b"Accept, Origin, cookie"
     ]
+
+
+def test_the_secret_key_is_not_kept() -> None:
+    middleware = SessionMiddleware(app, secret_key="very-secret-value")
+    assert "very-secret-value" not in repr(middleware)
+    assert not hasattr(middleware, "secret_key")

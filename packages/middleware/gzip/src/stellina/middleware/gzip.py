@@ -6,7 +6,8 @@ import asyncio
 import sys
 import zlib
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from dataclasses import KW_ONLY, dataclass, field
+from typing import ClassVar, TypeVar
 
 from stellina.asgi import RawHeaders, add_vary, set_header
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
@@ -146,54 +147,46 @@ class _MediaFilter:
         return content_type is not None and self.excludes(content_type)
 
 
+@dataclass(eq=False)
 class _Responder:
     """What `GZipResponder` and `IdentityResponder` share: the rules of what to leave alone."""
 
-    __slots__ = ("app", "media", "minimum_size")
+    app: ASGIApp
+    minimum_size: int
+    media: _MediaFilter = field(init=False, repr=False)
 
     #: The coding of the responses it compresses.
-    content_encoding = "identity"
-
-    def __init__(
-        self, app: ASGIApp, minimum_size: int, exclude_content_types: Iterable[str]
-    ) -> None:
-        self.app = app
-        self.minimum_size = minimum_size
-        self.media = _MediaFilter(exclude_content_types)
+    content_encoding: ClassVar[str] = "identity"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, _Exchange(self, send).send)
 
 
+@dataclass(eq=False)
 class GZipResponder(_Responder):
     """An ASGI app that gzip-compresses the responses of ``app`` (whatever the client accepts).
 
     `GZipMiddleware` uses it for clients that accept gzip. Bodies of ``thread_minimum_size``
-    bytes or more (by default a size that depends on ``compresslevel``) are compressed in a
-    worker thread, so that large responses do not hold up the event loop. The default, 128
-    KiB, is lowered at the slower levels: 64 KiB at 4-6, 16 KiB at 7-9.
+    bytes or more are compressed in a worker thread, so that large responses do not hold up
+    the event loop. The default, 128 KiB, is lowered at the slower levels: 64 KiB at 4-6,
+    16 KiB at 7-9.
     """
 
-    __slots__ = ("compresslevel", "thread_minimum_size")
+    compresslevel: int = 9
+    _: KW_ONLY
+    thread_minimum_size: int = DEFAULT_THREAD_MINIMUM_SIZE
+    exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES
 
-    content_encoding = "gzip"
+    content_encoding: ClassVar[str] = "gzip"
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        minimum_size: int,
-        compresslevel: int = 9,
-        *,
-        thread_minimum_size: int = DEFAULT_THREAD_MINIMUM_SIZE,
-        exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
-    ) -> None:
-        super().__init__(app, minimum_size, exclude_content_types)
-        self.compresslevel = compresslevel
-        if thread_minimum_size == DEFAULT_THREAD_MINIMUM_SIZE:
-            thread_minimum_size = _THREAD_MINIMUM_BY_LEVEL[max(0, min(compresslevel, 9))]
-        self.thread_minimum_size = thread_minimum_size
+    def __post_init__(self) -> None:
+        self.media = _MediaFilter(self.exclude_content_types)
+        if self.thread_minimum_size == DEFAULT_THREAD_MINIMUM_SIZE:
+            level = max(0, min(self.compresslevel, 9))
+            self.thread_minimum_size = _THREAD_MINIMUM_BY_LEVEL[level]
 
 
+@dataclass(eq=False)
 class IdentityResponder(_Responder):
     """An ASGI app that leaves the responses of ``app`` uncompressed.
 
@@ -201,16 +194,11 @@ class IdentityResponder(_Responder):
     compressed for another client.
     """
 
-    __slots__ = ()
+    _: KW_ONLY
+    exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        minimum_size: int,
-        *,
-        exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES,
-    ) -> None:
-        super().__init__(app, minimum_size, exclude_content_types)
+    def __post_init__(self) -> None:
+        self.media = _MediaFilter(self.exclude_content_types)
 
 
 class _Exchange:

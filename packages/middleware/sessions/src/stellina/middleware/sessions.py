@@ -6,6 +6,7 @@ import functools
 import json
 from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Literal, TypeVar
 
 import itsdangerous
@@ -84,45 +85,48 @@ def _check_attribute(name: str, value: str) -> str:
     return value
 
 
+@dataclass(eq=False)
 class SessionMiddleware:
     """Keep ``scope["session"]`` in a signed, timestamped cookie (JSON, base64).
 
     The cookie format is the one Starlette uses, so sessions survive a migration. A tampered,
     expired or malformed cookie gives an empty session. The cookie is sent only when the
-    session was changed, and cleared when a stored session was emptied.
+    session was changed, and cleared when a stored session was emptied. The constructor's
+    arguments are the cookie's settings; the secret key only makes the signer, it is not kept.
     """
 
-    __slots__ = ("_cleared", "_cookie_prefix", "_name", "_set_suffix", "app", "max_age", "signer")
+    app: ASGIApp
+    secret_key: InitVar[object]
+    session_cookie: str = "session"
+    max_age: int | None = 14 * 24 * 60 * 60
+    path: str = "/"
+    same_site: Literal["lax", "strict", "none"] = "lax"
+    https_only: bool = False
+    domain: str | None = None
+    partitioned: bool = False
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        secret_key: object,
-        session_cookie: str = "session",
-        max_age: int | None = 14 * 24 * 60 * 60,
-        path: str = "/",
-        same_site: Literal["lax", "strict", "none"] = "lax",
-        https_only: bool = False,
-        domain: str | None = None,
-        partitioned: bool = False,
-    ) -> None:
-        self.app = app
+    signer: itsdangerous.TimestampSigner = field(init=False, repr=False)
+    _name: bytes = field(init=False, repr=False)
+    _cookie_prefix: bytes = field(init=False, repr=False)
+    _set_suffix: bytes = field(init=False, repr=False)
+    _cleared: bytes = field(init=False, repr=False)
+
+    def __post_init__(self, secret_key: object) -> None:
         self.signer = itsdangerous.TimestampSigner(str(secret_key))
-        self.max_age = max_age
-        flags = "httponly; samesite=" + _check_attribute("same_site", same_site)
-        if https_only:
+        flags = "httponly; samesite=" + _check_attribute("same_site", self.same_site)
+        if self.https_only:
             flags += "; secure"
-        if domain is not None:
-            flags += "; domain=" + _check_attribute("domain", domain)
-        if partitioned:
+        if self.domain is not None:
+            flags += "; domain=" + _check_attribute("domain", self.domain)
+        if self.partitioned:
             flags += "; partitioned"
-        name = _check_attribute("session_cookie", session_cookie).encode("latin-1")
+        name = _check_attribute("session_cookie", self.session_cookie).encode("latin-1")
         if not name or b"=" in name or b" " in name:
-            raise ValueError(f"invalid session_cookie name: {session_cookie!r}")
+            raise ValueError(f"invalid session_cookie name: {self.session_cookie!r}")
         self._name = name
         self._cookie_prefix = name + b"="
-        path_bytes = _check_attribute("path", path).encode("latin-1")
-        max_age_part = "" if max_age is None else f"Max-Age={max_age}; "
+        path_bytes = _check_attribute("path", self.path).encode("latin-1")
+        max_age_part = "" if self.max_age is None else f"Max-Age={self.max_age}; "
         self._set_suffix = (
             b"; path=" + path_bytes + b"; " + f"{max_age_part}{flags}".encode("latin-1")
         )
