@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.middleware import Middleware
 from stellina.middleware.cors import ALL_METHODS, CORSMiddleware
-from stellina.testclient import TestClient
 from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 PREFLIGHT_VARY = (
     "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, "

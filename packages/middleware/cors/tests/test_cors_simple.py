@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
+from stellina_testing import ClientFactory, Recorder, http_scope
 
 from stellina.middleware.cors import CORSMiddleware
-from stellina.testclient import TestClient
 from stellina.types import Message, Receive, Scope, Send
-
-ClientFactory = Callable[..., TestClient]
 
 
 async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
@@ -116,3 +112,42 @@ def test_streaming_body_is_untouched(test_client_factory: ClientFactory) -> None
     response = test_client_factory(middleware).get("/", headers={"Origin": "https://a.com"})
     assert response.text == "ab"
     assert response.headers["access-control-allow-origin"] == "https://a.com"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("vary", "merged"),
+    [
+        ([b"Accept-Encoding", b"Accept-Language"], b"Accept-Encoding, Accept-Language, Origin"),
+        ([b"Origin", b"Cookie"], b"Origin, Cookie"),
+        ([], b"Origin"),
+    ],
+)
+async def test_vary_headers_are_merged_into_one(vary: list[bytes], merged: bytes) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"vary", value) for value in vary]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    for origin in (b"https://a.com", None):
+        headers = [] if origin is None else [(b"origin", origin)]
+        recorder = Recorder()
+        middleware = CORSMiddleware(app, allow_origins=["https://a.com"])
+        await recorder.run(middleware, http_scope(headers=headers))
+        assert [value for name, value in recorder.headers if name == b"vary"] == [merged]
+
+
+@pytest.mark.parametrize(
+    ("origins", "credentials", "explicit"),
+    [(["*"], False, False), (["*"], True, True), (["https://a.com"], False, True)],
+)
+def test_allow_explicit_origin(origins: list[str], credentials: bool, explicit: bool) -> None:
+    middleware = CORSMiddleware(endpoint, allow_origins=origins, allow_credentials=credentials)
+    assert middleware.allow_explicit_origin is explicit
+
+
+def test_settings_are_normalised_once() -> None:
+    middleware = CORSMiddleware(endpoint, allow_methods=["*"], allow_headers=["X-Token"])
+    assert "QUERY" in middleware.allow_methods
+    assert "X-Token" in middleware.allow_headers
+    assert "Accept" in middleware.allow_headers

@@ -60,7 +60,7 @@ class CORSMiddleware:
 
     allow_all_origins: bool = field(init=False, repr=False)
     allow_all_headers: bool = field(init=False, repr=False)
-    allow_explicit_origin: bool = field(init=False, repr=False)
+    _explicit_origin: bool = field(init=False, repr=False)
     _allowed_origins: frozenset[str] = field(init=False, repr=False)
     _allow_headers_lower: frozenset[str] = field(init=False, repr=False)
     _origin_regex: re.Pattern[str] | None = field(init=False, repr=False)
@@ -72,13 +72,18 @@ class CORSMiddleware:
         self.allow_all_origins = "*" in self.allow_origins
         self.allow_all_headers = "*" in self.allow_headers
         self.allow_headers = sorted(SAFELISTED_HEADERS | set(self.allow_headers))
-        self.allow_explicit_origin = not self.allow_all_origins or self.allow_credentials
+        self._explicit_origin = not self.allow_all_origins or self.allow_credentials
         self._allowed_origins = frozenset(self.allow_origins)
         self._allow_headers_lower = frozenset(name.lower() for name in self.allow_headers)
         regex = self.allow_origin_regex
         self._origin_regex = None if regex is None else re.compile(regex)
         self._simple_headers = tuple(self._simple_response_headers())
         self._preflight_start = tuple(self._preflight_headers())
+
+    @property
+    def allow_explicit_origin(self) -> bool:
+        """Whether an allowed origin is echoed rather than answered with ``*``."""
+        return self._explicit_origin
 
     def _simple_response_headers(self) -> RawHeaders:
         headers: RawHeaders = []
@@ -93,7 +98,7 @@ class CORSMiddleware:
 
     def _preflight_headers(self) -> RawHeaders:
         headers: RawHeaders = [(b"vary", _PREFLIGHT_VARY)]
-        if not self.allow_explicit_origin:
+        if not self._explicit_origin:
             headers.append((_ALLOW_ORIGIN, b"*"))
         headers.append((b"access-control-allow-methods", ", ".join(self.allow_methods).encode()))
         headers.append((b"access-control-max-age", str(self.max_age).encode()))
@@ -134,7 +139,7 @@ class CORSMiddleware:
             headers = list(message.get("headers", ()))
             for name, value in self._simple_headers:
                 set_header(headers, name, value)
-            if self.allow_explicit_origin and self.is_allowed_origin(origin.decode("latin-1")):
+            if self._explicit_origin and self.is_allowed_origin(origin.decode("latin-1")):
                 set_header(headers, _ALLOW_ORIGIN, origin)
             add_vary(headers, _ORIGIN)
             message["headers"] = headers
@@ -153,7 +158,7 @@ class CORSMiddleware:
         headers = list(self._preflight_start)
         failures = []
         if self.is_allowed_origin(origin.decode("latin-1")):
-            if self.allow_explicit_origin:
+            if self._explicit_origin:
                 headers.append((_ALLOW_ORIGIN, origin))
         else:
             failures.append(b"origin")
