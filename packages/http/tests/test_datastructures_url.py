@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 import pytest
+from stellina_testing import http_scope
 
 from stellina.datastructures import URL, URLPath
 
-
-def make_scope(**overrides: Any) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "scheme": "http",
-        "server": ("example.org", 8000),
-        "path": "/some/path",
-        "query_string": b"",
-        "headers": [],
-    }
-    scope.update(overrides)
-    return scope
+make_scope = partial(http_scope, server=("example.org", 8000), path="/some/path", headers=[])
+"""The harness's scope, served at example.org:8000 /some/path without a Host header."""
 
 
 def test_components() -> None:

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import anyio
 import pytest
+from stellina_testing import Recorder, http_scope
 
 from stellina.requests import ClientDisconnect, Request
 
 Message = dict[str, Any]
 
 
-def make_scope(**overrides: Any) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "method": "POST",
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "path": "/",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-    }
-    scope.update(overrides)
-    return scope
+make_scope = partial(http_scope, method="POST")
+"""The harness's scope, for a POST."""
 
 
 class Receiver:
@@ -211,17 +204,9 @@ async def test_is_disconnected_sees_disconnect_and_remembers() -> None:
     assert receive.calls == 1
 
 
-class Sender:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def __call__(self, message: Message) -> None:
-        self.messages.append(message)
-
-
 @pytest.mark.anyio
 async def test_send_push_promise_copies_selected_headers() -> None:
-    send = Sender()
+    peer = Recorder()
     headers = [
         (b"host", b"testserver"),
         (b"accept", b"text/html"),
@@ -230,8 +215,8 @@ async def test_send_push_promise_copies_selected_headers() -> None:
         (b"accept", b"*/*"),
     ]
     scope = make_scope(headers=headers, extensions={"http.response.push": {}})
-    await Request(scope, Receiver([]), send).send_push_promise("/style.css")
-    assert send.messages == [
+    await Request(scope, Receiver([]), peer.send).send_push_promise("/style.css")
+    assert peer.sent == [
         {
             "type": "http.response.push",
             "path": "/style.css",
@@ -242,19 +227,19 @@ async def test_send_push_promise_copies_selected_headers() -> None:
 
 @pytest.mark.anyio
 async def test_send_push_promise_without_extension_does_nothing() -> None:
-    send = Sender()
-    await Request(make_scope(), Receiver([]), send).send_push_promise("/style.css")
-    await Request(make_scope(extensions={}), Receiver([]), send).send_push_promise("/x")
-    assert send.messages == []
+    peer = Recorder()
+    await Request(make_scope(), Receiver([]), peer.send).send_push_promise("/style.css")
+    await Request(make_scope(extensions={}), Receiver([]), peer.send).send_push_promise("/x")
+    assert peer.sent == []
 
 
 @pytest.mark.anyio
 async def test_send_early_hints() -> None:
-    send = Sender()
+    peer = Recorder()
     scope = make_scope(extensions={"http.response.early_hint": {}})
-    request = Request(scope, Receiver([]), send)
+    request = Request(scope, Receiver([]), peer.send)
     await request.send_early_hints("</a.css>; rel=preload; as=style", "</b.js>; rel=modulepreload")
-    assert send.messages == [
+    assert peer.sent == [
         {
             "type": "http.response.early_hint",
             "links": [b"</a.css>; rel=preload; as=style", b"</b.js>; rel=modulepreload"],
@@ -264,21 +249,32 @@ async def test_send_early_hints() -> None:
 
 @pytest.mark.anyio
 async def test_send_early_hints_without_extension_does_nothing() -> None:
-    send = Sender()
-    await Request(make_scope(), Receiver([]), send).send_early_hints("</a.css>; rel=preload")
-    assert send.messages == []
+    peer = Recorder()
+    await Request(make_scope(), Receiver([]), peer.send).send_early_hints("</a.css>; rel=preload")
+    assert peer.sent == []
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("bad", ["</a>\r\nSet-Cookie: x=1", "</a>\n", "</a>\x00"])
 async def test_send_early_hints_rejects_header_injection(bad: str) -> None:
-    send = Sender()
-    request = Request(make_scope(extensions={"http.response.early_hint": {}}), Receiver([]), send)
+    peer = Recorder()
+    request = Request(
+        make_scope(extensions={"http.response.early_hint": {}}), Receiver([]), peer.send
+    )
     with pytest.raises(ValueError, match="must not contain CR, LF or NUL"):
         await request.send_early_hints("</ok>", bad)
-    assert send.messages == []
+    assert peer.sent == []
 
 
 @pytest.mark.anyio
 async def test_close_without_form_is_a_no_op() -> None:
     await Request(make_scope(), Receiver([])).close()
+
+
+def test_send_early_hints_takes_links_by_position_only() -> None:
+    parameters = inspect.signature(Request.send_early_hints).parameters.values()
+    assert [(p.name, p.kind) for p in parameters] == [
+        ("self", inspect.Parameter.POSITIONAL_ONLY),
+        ("link", inspect.Parameter.POSITIONAL_ONLY),
+        ("additional_links", inspect.Parameter.VAR_POSITIONAL),
+    ]

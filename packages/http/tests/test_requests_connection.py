@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
+from stellina_testing import http_scope
 
 from stellina.datastructures import URL, Address, Headers, QueryParams, State, URLPath
 from stellina.requests import HTTPConnection, Request, cookie_parser
 from stellina.websockets import WebSocket
 
-
-def make_scope(**overrides: Any) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("10.0.0.1", 4321),
-        "root_path": "",
-        "path": "/items/1",
-        "query_string": b"a=1&b=2&a=3",
-        "headers": [(b"host", b"example.org"), (b"x-thing", b"one"), (b"X-Other", b"two")],
-    }
-    scope.update(overrides)
-    return scope
+make_scope = partial(
+    http_scope,
+    client=("10.0.0.1", 4321),
+    path="/items/1",
+    query_string=b"a=1&b=2&a=3",
+    headers=[(b"host", b"example.org"), (b"x-thing", b"one"), (b"X-Other", b"two")],
+)
+"""The harness's scope for GET /items/1?a=1&b=2&a=3 on example.org, with two more headers."""
 
 
 def test_mapping_over_scope() -> None:

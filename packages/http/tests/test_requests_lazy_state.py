@@ -6,6 +6,7 @@ import weakref
 from typing import Any
 
 import pytest
+from stellina_testing import http_scope
 
 from stellina.requests import Request
 
@@ -13,15 +14,12 @@ Message = dict[str, Any]
 
 
 def make_scope(cookie: bytes = b"a=1") -> dict[str, Any]:
-    return {
-        "type": "http",
-        "method": "POST",
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "path": "/p",
-        "query_string": b"q=1",
-        "headers": [(b"host", b"testserver"), (b"cookie", cookie)],
-    }
+    return http_scope(
+        method="POST",
+        path="/p",
+        query_string=b"q=1",
+        headers=[(b"host", b"testserver"), (b"cookie", cookie)],
+    )
 
 
 def body_receive(body: bytes) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import BinaryIO, TypeVar
+from typing import IO, TypeVar
 
 from stellina._headers import Headers
 from stellina._multidict import ImmutableMultiDict
@@ -26,7 +26,7 @@ class UploadFile:
 
     def __init__(
         self,
-        file: BinaryIO,
+        file: IO[bytes],
         *,
         size: int | None = None,
         filename: str | None = None,

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import AsyncGenerator, Callable
 from enum import Enum, EnumMeta
 from tempfile import SpooledTemporaryFile
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 from stellina._uploads import DEFAULT_MAX_PART_SIZE, DEFAULT_MAX_PARTS
@@ -378,7 +378,7 @@ class MultiPartParser:
         # Owned by the UploadFile, which the caller closes.
         spool = SpooledTemporaryFile(max_size=self.spool_max_size)  # noqa: SIM115
         part.file = UploadFile(
-            file=cast(BinaryIO, spool),
+            file=spool,
             size=0,
             filename=self._text(filename),
             headers=Headers(raw=part.item_headers),
