@@ -114,6 +114,14 @@ async def test_hostile_host_without_server_address_is_refused(host: bytes) -> No
 
 
 @pytest.mark.anyio
+async def test_a_unix_socket_server_is_no_host() -> None:
+    recorder = Recorder()
+    scope = http_scope(headers=[(b"host", b"a b")], server=("/run/app.sock", None))
+    await recorder.run(HTTPSRedirectMiddleware(app), scope)
+    assert recorder.status == 400
+
+
+@pytest.mark.anyio
 async def test_no_host_header_uses_the_server_address() -> None:
     recorder = Recorder()
     scope = http_scope(headers=[], server=("10.0.0.1", 80))

@@ -25,7 +25,8 @@ def _secure_netloc(scope: Scope) -> str | None:
     """The host (and port) the redirect goes to; None when neither source can be used.
 
     The Host header counts when it is a valid host with an optional port in range;
-    otherwise the server's own address does, so that a hostile header never reaches the URL.
+    otherwise the server's own address does (when it is a host name or IP address), so that
+    a hostile header never reaches the URL.
     """
     value = get_header(scope["headers"], b"host")
     if value is not None:
@@ -39,7 +40,10 @@ def _secure_netloc(scope: Scope) -> str | None:
     if not server:
         return None
     host, port = server
-    return _netloc(f"[{host}]" if ":" in host else host, port)
+    host = f"[{host}]" if ":" in host else host
+    if split_host(host) is None:  # a unix socket path, say: no host for a URL
+        return None
+    return _netloc(host, port)
 
 
 class HTTPSRedirectMiddleware:
