@@ -14,6 +14,9 @@ MULTIPART = "multipart/form-data; boundary=" + BOUNDARY.decode()
 MANY_FIELDS = b"&".join(b"field%d=value+%d%%21" % (i, i) for i in range(1000))
 # One field whose value is 1 MiB, a quarter of it percent-escaped.
 ONE_BIG_FIELD = b"blob=" + b"abc%2Fxyz%21" * (MIB // 12)
+# One field whose value is 1 MiB of letters and digits: nothing to unescape. It reaches the
+# default max_part_size (1 MiB), so its cases allow 2 MiB.
+ONE_PLAIN_FIELD = b"blob=" + b"0123456789abcdef" * (MIB // 16)
 
 
 def multipart_part(name: str, value: bytes, filename: str | None = None) -> bytes:
@@ -62,6 +65,20 @@ CASES = {
     "urlencoded, one 1 MiB field, max_part_size": (
         URLENCODED,
         ONE_BIG_FIELD,
+        CHUNK,
+        {"max_part_size": 2 * MIB},
+        b"1",
+    ),
+    "urlencoded, one 1 MiB plain field, one message": (
+        URLENCODED,
+        ONE_PLAIN_FIELD,
+        2 * MIB,
+        {"max_part_size": 2 * MIB},
+        b"1",
+    ),
+    "urlencoded, one 1 MiB plain field, 64 KiB chunks": (
+        URLENCODED,
+        ONE_PLAIN_FIELD,
         CHUNK,
         {"max_part_size": 2 * MIB},
         b"1",

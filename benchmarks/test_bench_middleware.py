@@ -81,10 +81,15 @@ GZIP_BODIES = {
     "32KiB JSON": (lambda: json_body(32 * KIB), b"application/json"),
     "1MiB JSON": (lambda: json_body(MIB), b"application/json"),
     "32KiB text": (lambda: (PROSE * (32 * KIB // len(PROSE) + 1))[: 32 * KIB], b"text/plain"),
+    "1MiB text": (lambda: (PROSE * (MIB // len(PROSE) + 1))[:MIB], b"text/plain"),
     "32KiB incompressible": (lambda: random.Random(16).randbytes(32 * KIB), b"text/plain"),
 }
-GZIP_CASES = [(body, level) for body in ("32KiB JSON", "1MiB JSON") for level in (1, 6, 9)]
-GZIP_CASES += [("32KiB text", 1), ("32KiB incompressible", 1)]
+GZIP_CASES = [
+    (body, level)
+    for body in ("32KiB JSON", "1MiB JSON", "32KiB text", "1MiB text")
+    for level in (1, 6, 9)
+]
+GZIP_CASES += [("32KiB incompressible", 1)]
 
 
 @pytest.mark.parametrize("impl", PEERS)
