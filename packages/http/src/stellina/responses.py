@@ -11,7 +11,7 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from email.utils import formatdate
 from mimetypes import guess_type
 from secrets import token_hex
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
@@ -375,7 +375,7 @@ def _stat_file(path: FilePath) -> os.stat_result:
     return stat_result
 
 
-def _read_batch(file: BinaryIO, offset: int, length: int, chunk_size: int) -> list[bytes]:
+def _read_batch(file: IO[bytes], offset: int, length: int, chunk_size: int) -> list[bytes]:
     """Up to ``_READS_PER_HOP`` chunks of ``file[offset:offset + length]``; fewer at EOF."""
     file.seek(offset)
     chunks: list[bytes] = []
@@ -551,7 +551,7 @@ class FileResponse(Response):
             file.wrapped.close()  # closing a file opened for reading does not block
 
     async def _send_slice(
-        self, send: Send, file: BinaryIO, offset: int, length: int, more_after: bool
+        self, send: Send, file: IO[bytes], offset: int, length: int, more_after: bool
     ) -> None:
         """Send ``file[offset:offset + length]`` in chunks read by worker threads."""
         if length == 0:

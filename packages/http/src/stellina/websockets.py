@@ -160,7 +160,7 @@ class WebSocket(HTTPConnection[StateT]):
         headers: Iterable[tuple[bytes, bytes]] | None = None,
     ) -> None:
         """Accept the session, first waiting for the client's connect message if needed."""
-        message = {"type": "websocket.accept", "subprotocol": subprotocol}
+        message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
         message["headers"] = list(headers) if headers is not None else []
         if self.client_state is _CONNECTING:
             await self.receive()  # the websocket.connect message
