@@ -108,9 +108,14 @@ async def test_a_field_over_max_part_size_is_refused(body: bytes) -> None:
 
 
 @pytest.mark.anyio
-async def test_name_and_value_are_limited_each() -> None:
-    form = await parse([b"n" * 2048 + b"=" + b"v" * 2048], max_part_size=2048)
-    assert form["n" * 2048] == "v" * 2048
+@pytest.mark.parametrize(
+    "chunks", [[b"n" * 1024 + b"=" + b"v" * 1024], [b"n" * 1024, b"=", b"v" * 1024]]
+)
+async def test_name_and_value_share_the_limit(chunks: list[bytes]) -> None:
+    form = await parse(chunks, max_part_size=2048)
+    assert form["n" * 1024] == "v" * 1024
+    with pytest.raises(MultiPartException, match="Field exceeded maximum size of 2KB"):
+        await parse([*chunks, b"v"], max_part_size=2048)
 
 
 @pytest.mark.anyio

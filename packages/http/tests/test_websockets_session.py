@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import anyio
 import pytest
 from stellina_testing import Recorder, websocket_scope
 
 from stellina.types import Message, Scope
 from stellina.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
-
 
 # What the client sends once the test's messages run out: the connection dropped.
 DROPPED: Message = {"type": "websocket.disconnect", "code": 1006}

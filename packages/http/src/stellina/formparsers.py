@@ -128,8 +128,8 @@ def _decode_fields(fields: list[bytes]) -> list[tuple[str, str | UploadFile]]:
 class FormParser:
     """Parses an ``application/x-www-form-urlencoded`` body as it streams in.
 
-    At most ``max_fields`` fields, each with a name and a value of at most ``max_part_size``
-    bytes (still encoded); past either limit parsing stops with a `MultiPartException`,
+    At most ``max_fields`` fields, each of at most ``max_part_size`` bytes (its name and
+    value together, still encoded); past either limit parsing stops with a `MultiPartException`,
     before the excess is buffered. Each byte is copied once into the field it belongs to.
     """
 
@@ -188,8 +188,8 @@ class FormParser:
             if found >= 0:
                 self._equals = size + found
         size += len(piece)
-        name_size = size if self._equals < 0 else self._equals
-        if max(name_size, size - name_size - 1) > self.max_part_size:
+        # The name and the value count together; the "=" between them does not.
+        if size - (self._equals >= 0) > self.max_part_size:
             raise self._too_large()
         self._partial += piece
 
@@ -199,8 +199,7 @@ class FormParser:
         limit = self.max_part_size
         if fields and len(max(fields, key=len)) > limit:
             for index, field in enumerate(fields):
-                name, _, value = field.partition(b"=")
-                if len(name) > limit or len(value) > limit:
+                if len(field) - (b"=" in field) > limit:
                     self._count(index)
                     raise self._too_large()
         self._count(len(fields))

@@ -81,7 +81,6 @@ WS_1013_TRY_AGAIN_LATER: Final[int]
 WS_1014_BAD_GATEWAY: Final[int]
 WS_1015_TLS_HANDSHAKE: Final[int]
 
-
 def __getattr__(name: str) -> int: ...
 
 __all__: list[str]
