@@ -481,7 +481,10 @@ class FileResponse(Response):
         if head:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         elif pieces is None:
-            await send({"type": "http.response.pathsend", "path": os.path.abspath(self.path)})
+            path = os.fspath(self.path)
+            if not os.path.isabs(path):  # resolving it reads the working directory: a syscall
+                path = await anyio.to_thread.run_sync(os.path.abspath, path)
+            await send({"type": "http.response.pathsend", "path": path})
         elif http and not send_raises_on_disconnect(scope):
             await unless_disconnected(receive, lambda: self._send_file(send, pieces))
         else:

@@ -190,11 +190,15 @@ def test_credentials_and_users() -> None:
     credentials = AuthCredentials(scopes)
     assert credentials.scopes == ["a", "b"]
     user = SimpleUser("ada")
-    assert (user.is_authenticated, user.display_name, user.username) == (True, "ada", "ada")
+    assert (user.is_authenticated, user.display_name, user.identity) == (True, "ada", "ada")
+    user.username = "grace"
+    assert (user.display_name, user.identity) == ("grace", "grace")
     anonymous = UnauthenticatedUser()
-    assert (anonymous.is_authenticated, anonymous.display_name) == (False, "")
-    with pytest.raises(NotImplementedError):
-        _ = user.identity
+    assert (anonymous.is_authenticated, anonymous.display_name, anonymous.identity) == (
+        False,
+        "",
+        "",
+    )
     for name in ("is_authenticated", "display_name", "identity"):
         with pytest.raises(NotImplementedError):
             getattr(BaseUser(), name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any, ParamSpec
 from urllib.parse import urlencode
 
@@ -136,30 +137,21 @@ class BaseUser:
 
 
 class SimpleUser(BaseUser):
-    """An authenticated user known only by a username."""
+    """An authenticated user known only by a username, which is also its name and identity."""
+
+    is_authenticated = True
 
     def __init__(self, username: str) -> None:
         self.username = username
 
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def display_name(self) -> str:
-        return self.username
+    display_name = identity = property(attrgetter("username"))
 
 
 class UnauthenticatedUser(BaseUser):
-    """The user of a connection that carried no credentials."""
+    """The user of a connection that carried no credentials: no name, no identity."""
 
-    @property
-    def is_authenticated(self) -> bool:
-        return False
-
-    @property
-    def display_name(self) -> str:
-        return ""
+    is_authenticated = False
+    display_name = identity = ""
 
 
 class AuthenticationBackend:
