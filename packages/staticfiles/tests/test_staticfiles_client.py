@@ -14,6 +14,7 @@ from stellina.routing import Mount, Route, Router
 from stellina.staticfiles import StaticFiles
 from stellina.testclient import TestClient
 from stellina.types import ASGIApp, Receive, Scope, Send
+from stellina.websockets import WebSocketDisconnect
 
 ClientFactory = Callable[..., TestClient]
 
@@ -53,7 +54,7 @@ def test_mounted_and_named(static: Path, test_client_factory: ClientFactory) -> 
             Mount("/static", StaticFiles(directory=static), name="static"),
         ]
     )
-    client = test_client_factory(app)
+    client = test_client_factory(App(app))
     url = client.get("/").text
     assert url == "http://testserver/static/css/app.css"
     response = client.get(url)
@@ -106,9 +107,21 @@ def test_errors_inside_an_application(static: Path, test_client_factory: ClientF
 
 
 def test_errors_without_an_application(static: Path, test_client_factory: ClientFactory) -> None:
-    client = test_client_factory(StaticFiles(directory=static))
-    missing = client.get("/missing.txt")
-    assert (missing.status_code, missing.text) == (404, "Not Found")
-    post = client.post("/index.html")
-    assert (post.status_code, post.text) == (405, "Method Not Allowed")
-    assert post.headers["allow"] == "GET, HEAD"
+    app = StaticFiles(directory=static, html=True)
+    client = test_client_factory(app)
+    for _ in range(2):  # the config check happens once; later refusals are raised the same
+        with pytest.raises(HTTPException) as missing:
+            client.get("/missing.txt")
+        assert (missing.value.status_code, missing.value.detail) == (404, "Not Found")
+        assert app.config_checked
+    with pytest.raises(HTTPException) as post:
+        client.post("/index.html")
+    assert (post.value.status_code, post.value.headers) == (405, {"Allow": "GET, HEAD"})
+    assert client.get("/").text == "<h1>home</h1>"
+
+
+def test_websocket_is_closed_normally(static: Path, test_client_factory: ClientFactory) -> None:
+    client = test_client_factory(Router([Mount("/s", StaticFiles(directory=static))]))
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/s/index.html"):
+        raise AssertionError("the session is refused before it opens")
+    assert closed.value.code == 1000

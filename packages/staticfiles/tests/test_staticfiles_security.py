@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from stellina.exceptions import HTTPException
+from stellina.responses import PlainTextResponse
 from stellina.staticfiles import StaticFiles
 from stellina.types import Message
 
@@ -17,7 +19,10 @@ from stellina.types import Message
 async def request(
     app: Any, path: str, *, root_path: str = "", method: str = "GET"
 ) -> tuple[int, bytes]:
-    """Call `app` with a raw scope (no client-side normalization); return status and body."""
+    """Call `app` with a raw scope (no client-side normalization); return status and body.
+
+    An HTTPException is answered the way an application's exception handling would.
+    """
     scope = {
         "type": "http",
         "method": method,
@@ -38,7 +43,10 @@ async def request(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await app(scope, receive, send)
+    try:
+        await app(scope, receive, send)
+    except HTTPException as exc:
+        await PlainTextResponse(exc.detail, exc.status_code, exc.headers)(scope, receive, send)
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], body
 

@@ -12,7 +12,7 @@ import pytest
 
 from stellina.datastructures import Headers
 from stellina.exceptions import HTTPException
-from stellina.responses import FileResponse, Response
+from stellina.responses import FileResponse, PlainTextResponse, Response
 from stellina.staticfiles import NotModifiedResponse, StaticFiles
 from stellina.types import Message, Scope
 
@@ -37,7 +37,9 @@ async def call(
     query_string: bytes = b"",
     extensions: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    raise_errors: bool = False,
 ) -> Result:
+    """Call `app`; unless `raise_errors`, answer an HTTPException as an application would."""
     scope = {
         "type": "http",
         "method": method,
@@ -60,7 +62,12 @@ async def call(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await app(scope, receive, send)
+    try:
+        await app(scope, receive, send)
+    except HTTPException as exc:
+        if raise_errors:
+            raise
+        await PlainTextResponse(exc.detail, exc.status_code, exc.headers)(scope, receive, send)
     return Result(sent)
 
 
@@ -136,15 +143,31 @@ async def test_missing_file_is_plain_not_found(static: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_inside_an_application_errors_are_raised(static: Path) -> None:
+@pytest.mark.parametrize("extra", [{}, {"app": object()}])
+async def test_errors_are_raised_with_or_without_an_application(
+    static: Path, extra: dict[str, Any]
+) -> None:
     app = StaticFiles(directory=static)
     with pytest.raises(HTTPException) as missing:
-        await call(app, "/nope.txt", extra={"app": object()})
-    assert missing.value.status_code == 404
+        await call(app, "/nope.txt", extra=extra, raise_errors=True)
+    assert (missing.value.status_code, missing.value.detail) == (404, "Not Found")
     with pytest.raises(HTTPException) as method:
-        await call(app, "/example.txt", method="POST", extra={"app": object()})
+        await call(app, "/example.txt", method="POST", extra=extra, raise_errors=True)
     assert method.value.status_code == 405
     assert method.value.headers == {"Allow": "GET, HEAD"}
+    assert app.config_checked  # checked by the first request, raised errors or not
+
+
+@pytest.mark.anyio
+async def test_html_mode_without_a_page_to_serve_raises_not_found(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text("<p>page</p>")
+    (tmp_path / "empty").mkdir()
+    app = StaticFiles(directory=tmp_path, html=True)
+    for path in ("/", "/empty/", "/empty", "/missing"):
+        with pytest.raises(HTTPException) as missing:
+            await call(app, path, raise_errors=True)
+        assert missing.value.status_code == 404
+    assert (await call(app, "/page.html")).body == b"<p>page</p>"
 
 
 async def _etag_and_date(app: StaticFiles) -> tuple[str, str]:
@@ -156,7 +179,9 @@ async def _etag_and_date(app: StaticFiles) -> tuple[str, str]:
 async def test_if_none_match(static: Path) -> None:
     app = StaticFiles(directory=static)
     etag, _ = await _etag_and_date(app)
-    for value in (etag, f"W/{etag}", f'"other", {etag}', f' "x" ,  W/{etag} '):
+    matching = (etag, f"W/{etag}", f'"other", {etag}', f' "x" ,  W/{etag} ')
+    tabbed = (f'"x",\tW/{etag}', f'W/{etag}\t,\t"y"')
+    for value in matching + tabbed:
         result = await call(app, "/example.txt", headers={"if-none-match": value})
         assert result.status == 304, value
         assert result.body == b""
@@ -371,12 +396,27 @@ async def test_directory_that_is_a_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_websocket_scope_is_rejected(static: Path) -> None:
+async def test_websocket_session_is_closed(static: Path) -> None:
+    async def receive() -> Message:
+        raise AssertionError("not called")
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    app = StaticFiles(directory=static)
+    await app({"type": "websocket", "path": "/example.txt"}, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1000, "reason": ""}]
+
+
+@pytest.mark.anyio
+async def test_other_scope_types_are_refused(static: Path) -> None:
     async def noop(*args: Any) -> Any:
         raise AssertionError("not called")
 
     with pytest.raises(AssertionError):
-        await StaticFiles(directory=static)({"type": "websocket", "path": "/"}, noop, noop)
+        await StaticFiles(directory=static)({"type": "lifespan"}, noop, noop)
 
 
 @pytest.mark.anyio

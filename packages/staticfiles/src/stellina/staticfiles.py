@@ -13,7 +13,8 @@ import anyio.to_thread
 
 from stellina.datastructures import URL, Headers
 from stellina.exceptions import HTTPException
-from stellina.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from stellina.responses import FileResponse, RedirectResponse, Response
+from stellina.websockets import WebSocketClose
 
 if TYPE_CHECKING:
     from stellina.types import Receive, Scope, Send
@@ -89,6 +90,15 @@ def _parse_http_date(value: str) -> tuple[int, ...] | None:
     return None if parsed is None else tuple(parsed[:6])
 
 
+def _entity_tags(header: str) -> set[str]:
+    """The opaque tags of an If-None-Match list, weak ones (``W/"x"``) compared as strong."""
+    tags = set()
+    for item in header.split(","):
+        tag = item.strip()
+        tags.add(tag[2:] if tag.startswith("W/") else tag)
+    return tags
+
+
 class StaticFiles:
     """Serve the files of `directory` and of each package's statics folder, searched in order.
 
@@ -150,16 +160,19 @@ class StaticFiles:
         return roots
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer an HTTP request; a WebSocket session is closed (code 1000) straight away.
+
+        Refusals (401, 404, 405) propagate as HTTPException, for the application's exception
+        handling to turn into a response.
+        """
+        if scope["type"] == "websocket":
+            await WebSocketClose()(scope, receive, send)
+            return
         assert scope["type"] == "http"
         if not self.config_checked:
             await self.check_config()
             self.config_checked = True
-        try:
-            response = await self.get_response(self.get_path(scope), scope)
-        except HTTPException as exc:
-            if "app" in scope:
-                raise
-            response = PlainTextResponse(exc.detail, exc.status_code, exc.headers)
+        response = await self.get_response(self.get_path(scope), scope)
         await response(scope, receive, send)
 
     def get_path(self, scope: Scope) -> str:
@@ -259,9 +272,7 @@ class StaticFiles:
             if if_none_match.strip() == "*":  # any current representation matches
                 return True
             etag = response_headers.get("etag")
-            return etag is not None and etag in [
-                tag.strip(" W/") for tag in if_none_match.split(",")
-            ]
+            return etag is not None and etag in _entity_tags(if_none_match)
         if_modified_since = request_headers.get("if-modified-since")
         if if_modified_since is None:
             return False
