@@ -35,6 +35,13 @@ def _forwarded(
     return forwarding
 
 
+def _wrapped(app: ASGIApp, spec: Middleware) -> ASGIApp:
+    """`app` inside the middleware that `spec` describes."""
+    factory, args, kwargs = spec
+    wrapper: ASGIApp = factory(app, *args, **kwargs)
+    return wrapper
+
+
 class Stellina:
     """An ASGI application: routes, middleware, exception handlers and lifespan in one object."""
 
@@ -77,20 +84,16 @@ class Stellina:
 
     def build_middleware_stack(self) -> ASGIApp:
         """Wrap the router: ServerErrorMiddleware → user middleware → ExceptionMiddleware."""
-        error_handler: Any = None
-        handlers: dict[Any, ExceptionHandler] = {}
-        for key, handler in self.exception_handlers.items():
-            if key in (500, Exception):
-                error_handler = handler
-            else:
-                handlers[key] = handler
-        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self._debug)
-        innermost = app
-        for cls, args, kwargs in reversed(self.user_middleware):
-            app = cls(app, *args, **kwargs)
+        handlers = dict(self.exception_handlers)
+        # 500 and Exception both name the server-error handler; the one given last wins.
+        server_error = [handlers.pop(key) for key in list(handlers) if key in (500, Exception)]
+        innermost: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self._debug)
+        app = functools.reduce(_wrapped, reversed(self.user_middleware), innermost)
         if self.max_body_size is not None:
             app = limiting(app, self.max_body_size, answer=True)
-        outermost = ServerErrorMiddleware(app, handler=error_handler, debug=self._debug)
+        outermost = ServerErrorMiddleware(
+            app, handler=server_error[-1] if server_error else None, debug=self._debug
+        )
         self._debuggable = [outermost, innermost]
         return outermost
 

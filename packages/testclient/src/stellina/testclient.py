@@ -54,6 +54,10 @@ _REQUEST_OPTIONS = frozenset(
     if parameter.kind is inspect.Parameter.KEYWORD_ONLY
 )
 
+#: TestClient arguments handed on unchanged: to the transport, and to httpx.Client.
+_TRANSPORT_OPTIONS = ("raise_server_exceptions", "root_path", "client")
+_HTTPX_OPTIONS = ("base_url", "cookies", "follow_redirects")
+
 
 class _AsyncBackend(TypedDict):
     backend: str
@@ -83,26 +87,22 @@ class TestClient(httpx.Client):
         follow_redirects: bool = True,
         client: tuple[str, int] = ("testclient", 50000),
     ) -> None:
+        given = dict(locals())
         self.async_backend = _AsyncBackend(backend=backend, backend_options=backend_options or {})
         self.app = as_asgi3(app)
         self.app_state: dict[str, Any] = {}
         self._lifespan: Lifespan | None = None
+        # The constructor's options go on, by name, to the transport or to httpx.
         self._asgi = TestClientTransport(
             self.app,
-            portal_factory=self._portal_factory,
-            raise_server_exceptions=raise_server_exceptions,
-            root_path=root_path,
+            self._portal_factory,
             app_state=self.app_state,
-            client=client,
+            **{name: given[name] for name in _TRANSPORT_OPTIONS},
         )
-        merged = httpx.Headers(headers)
-        merged.setdefault("user-agent", "testclient")
+        agent = httpx.Headers(headers)
+        agent.setdefault("user-agent", "testclient")
         super().__init__(
-            base_url=base_url,
-            headers=merged,
-            transport=self._asgi,
-            follow_redirects=follow_redirects,
-            cookies=cookies,
+            transport=self._asgi, headers=agent, **{name: given[name] for name in _HTTPX_OPTIONS}
         )
 
     @contextlib.contextmanager

@@ -8,6 +8,7 @@ from stellina.authentication import (
     AuthCredentials,
     AuthenticationBackend,
     AuthenticationError,
+    BaseUser,
     UnauthenticatedUser,
 )
 from stellina.requests import HTTPConnection
@@ -17,6 +18,8 @@ from stellina.types import ASGIApp, Receive, Scope, Send
 __all__ = ["AuthenticationMiddleware"]
 
 ErrorHandler = Callable[[HTTPConnection, AuthenticationError], Response]
+
+_AUTHENTICATED = frozenset({"http", "websocket"})
 
 
 class AuthenticationMiddleware:
@@ -39,26 +42,34 @@ class AuthenticationMiddleware:
         self.on_error: ErrorHandler = on_error if on_error is not None else self.default_on_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope_type = scope["type"]
-        if scope_type != "http" and scope_type != "websocket":
-            await self.app(scope, receive, send)
-            return
-        conn = HTTPConnection(scope)
-        try:
-            result = await self.backend.authenticate(conn)
-        except AuthenticationError as exc:
-            response = self.on_error(conn, exc)
-            if scope_type == "websocket":
-                await send({"type": "websocket.close", "code": 1000, "reason": ""})
-            else:
-                await response(scope, receive, send)
-            return
-        if result is None:
-            scope["auth"] = AuthCredentials()
-            scope["user"] = UnauthenticatedUser()
-        else:
-            scope["auth"], scope["user"] = result
+        if scope["type"] in _AUTHENTICATED:
+            conn = HTTPConnection(scope)
+            identity = await self._identify(conn)
+            if isinstance(identity, AuthenticationError):
+                await self._refuse(conn, identity, receive, send)
+                return
+            scope["auth"], scope["user"] = identity
         await self.app(scope, receive, send)
+
+    async def _identify(
+        self, conn: HTTPConnection
+    ) -> tuple[AuthCredentials, BaseUser] | AuthenticationError:
+        """The backend's credentials and user (anonymous ones for None), or its error."""
+        try:
+            found = await self.backend.authenticate(conn)
+        except AuthenticationError as exc:
+            return exc
+        return (AuthCredentials(), UnauthenticatedUser()) if found is None else found
+
+    async def _refuse(
+        self, conn: HTTPConnection, exc: AuthenticationError, receive: Receive, send: Send
+    ) -> None:
+        """Answer a failed authentication: on_error's response, or a closed WebSocket."""
+        response = self.on_error(conn, exc)
+        if conn.scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+        else:
+            await response(conn.scope, receive, send)
 
     @staticmethod
     def default_on_error(conn: HTTPConnection, exc: Exception) -> Response:
