@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -58,6 +59,31 @@ def test_websocket_scope(test_client_factory: ClientFactory) -> None:
     assert headers[b"sec-websocket-version"] == b"13"
     assert headers[b"sec-websocket-protocol"] == b"a, b"
     assert headers[b"user-agent"] == b"testclient"
+
+
+def test_handshake_carries_the_auth(test_client_factory: ClientFactory) -> None:
+    authorizations: list[bytes | None] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        authorizations.append(dict(scope["headers"]).get(b"authorization"))
+        await echo(scope, receive, send)
+
+    client = test_client_factory(app)
+    with client.websocket_connect("/", auth=("ada", "secret")):
+        pass
+    with client.websocket_connect("/"):
+        pass
+    client.auth = ("grace", "pw")  # the client's default, unless the call says otherwise
+    with client.websocket_connect("/"):
+        pass
+    with client.websocket_connect("/", auth=None):
+        pass
+    assert authorizations == [
+        b"Basic " + base64.b64encode(b"ada:secret"),
+        None,
+        b"Basic " + base64.b64encode(b"grace:pw"),
+        None,
+    ]
 
 
 def test_text_bytes_and_json(test_client_factory: ClientFactory) -> None:

@@ -148,8 +148,10 @@ class TestClient(httpx.Client):
     ) -> WebSocketTestSession:
         """Open a WebSocket to the app; use the result as a context manager.
 
-        `kwargs` are those of `build_request` (`params`, `headers`, `cookies`, ...).
+        `kwargs` are those of `build_request` (`params`, `headers`, `cookies`, ...) and `auth`
+        (the client's own `auth` when not given), as for `request`.
         """
+        auth = kwargs.pop("auth", httpx.USE_CLIENT_DEFAULT)
         headers = httpx.Headers(kwargs.pop("headers", None))
         headers.setdefault("connection", "upgrade")
         headers.setdefault("sec-websocket-key", "testserver==")
@@ -159,6 +161,8 @@ class TestClient(httpx.Client):
         request = self.build_request(
             "GET", urljoin("ws://testserver", url), headers=headers, **kwargs
         )
+        # The handshake is one request: the auth flow's first step gives its headers.
+        request = next(self._build_request_auth(request, auth).sync_auth_flow(request))
         scope = websocket_scope(request, self._asgi.scope_for(request))
         return WebSocketTestSession(self.app, scope, self._portal_factory)
 
