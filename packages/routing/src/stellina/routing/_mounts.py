@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stellina.asgi import get_header, route_path, split_host
+from stellina.asgi import get_header, split_host
 from stellina.datastructures import URLPath
-from stellina.middleware import Middleware
 from stellina.types import ASGIApp, Receive, Scope, Send
 
 from ._body import with_limit
@@ -16,9 +15,13 @@ from ._routes import (
     FULL,
     NO_MATCH,
     BaseRoute,
+    BodyLimit,
+    Children,
     Described,
+    Layers,
     Match,
     NoMatchFound,
+    PathMatching,
     first_reversal,
     wrap,
 )
@@ -80,7 +83,7 @@ class _Delegating(Described, BaseRoute):
         await self.app(scope, receive, send)
 
 
-class Mount(_Delegating):
+class Mount(_Delegating, PathMatching):
     """An ASGI app (or a list of routes) served below a path prefix.
 
     The mounted app sees the prefix moved from `path` to `root_path`. `max_body_size`
@@ -89,17 +92,18 @@ class Mount(_Delegating):
 
     _shown = ("path", "name", "app")
     _compared = ("path", "app")
+    _scope_types = _ROUTED
     _router_class: Callable[..., Router]  # set by the router module (which imports this one)
 
     def __init__(
         self,
         path: str,
         app: ASGIApp | None = None,
-        routes: Sequence[BaseRoute] | None = None,
+        routes: Children = None,
         name: str | None = None,
         *,
-        middleware: Sequence[Middleware] | None = None,
-        max_body_size: int | None = None,
+        middleware: Layers = None,
+        max_body_size: BodyLimit = None,
     ) -> None:
         assert path == "" or path.startswith("/"), "Routed paths must start with '/'"
         assert app is not None or routes is not None, (
@@ -116,31 +120,28 @@ class Mount(_Delegating):
         self._steps = conversions(
             {key: conv for key, conv in self.param_convertors.items() if key != "path"}
         )
+        #: The matched prefix when it is always the same (no params of its own), else None.
+        self._prefix = self.path if len(self.param_convertors) == 1 else None
 
     @property
     def _target(self) -> Any:
         return self._base_app  # the mounted app, not the middleware around it
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] not in _ROUTED:
-            return NO_MATCH
-        return self._match_path(scope, route_path(scope))
-
-    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        """`matches`, for a scope of a routed type whose route path is `route_path`."""
-        found = self.path_regex.fullmatch(route_path)
-        if found is None:
-            return NO_MATCH
-        params = convert(found, self._steps)
-        if params is None:
-            return NO_MATCH
-        below = len(params.pop("path"))
+    def _matched(
+        self, scope: Scope, params: dict[str, Any], route_path: str
+    ) -> tuple[Match, Scope]:
+        """The prefix moves from the path to `root_path`; the rest is the mounted app's."""
+        prefix = self._prefix
+        if prefix is None:
+            prefix = route_path[: len(route_path) - len(params.pop("path")) - 1]
+        else:
+            del params["path"]
         outer = scope.get("path_params")
         root_path = scope.get("root_path", "")
         return FULL, {
             "path_params": {**outer, **params} if outer else params,
             "app_root_path": scope.get("app_root_path", root_path),
-            "root_path": root_path + route_path[: len(route_path) - below - 1],
+            "root_path": root_path + prefix,
             "endpoint": self.app,
         }
 

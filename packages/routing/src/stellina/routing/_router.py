@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from stellina.asgi import (
@@ -17,11 +17,10 @@ from stellina.asgi import (
     split_host,
 )
 from stellina.datastructures import URLPath
-from stellina.middleware import Middleware
 from stellina.requests import Request
 from stellina.responses import Response
 from stellina.types import ASGIApp, Lifespan, Receive, Scope, Send
-from stellina.websockets import WebSocket, WebSocketClose
+from stellina.websockets import WebSocketClose
 
 from ._body import limiting
 from ._dispatch import Kind, Table
@@ -34,8 +33,14 @@ from ._routes import (
     NOT_FOUND,
     PARTIAL,
     BaseRoute,
+    BodyLimit,
+    Children,
+    Layers,
+    Methods,
     NoMatchFound,
+    RequestFunc,
     Route,
+    SessionFunc,
     WebSocketRoute,
     first_reversal,
     wrap,
@@ -104,13 +109,13 @@ class Router:
 
     def __init__(
         self,
-        routes: Sequence[BaseRoute] | None = None,
+        routes: Children = None,
         redirect_slashes: bool = True,
         default: ASGIApp | None = None,
         lifespan: Lifespan[Any] | None = None,
         *,
-        middleware: Sequence[Middleware] | None = None,
-        max_body_size: int | None = None,
+        middleware: Layers = None,
+        max_body_size: BodyLimit = None,
         on_startup: Sequence[Callable[[], Any]] | None = None,
         on_shutdown: Sequence[Callable[[], Any]] | None = None,
     ) -> None:
@@ -333,8 +338,8 @@ class Router:
     def add_route(
         self,
         path: str,
-        endpoint: Callable[[Request], Awaitable[Response] | Response],
-        methods: Collection[str] | None = None,
+        endpoint: RequestFunc,
+        methods: Methods = None,
         name: str | None = None,
         include_in_schema: bool = True,
     ) -> None:
@@ -347,7 +352,7 @@ class Router:
     def add_websocket_route(
         self,
         path: str,
-        endpoint: Callable[[WebSocket], Awaitable[None]],
+        endpoint: SessionFunc,
         name: str | None = None,
     ) -> None:
         """Append a WebSocketRoute."""

@@ -8,7 +8,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeAlias, cast
 
 from stellina.asgi import HTTPException, PlainText, route_path, too_large
 from stellina.concurrency import is_async_callable, run_in_threadpool
@@ -57,6 +57,23 @@ NONE, PARTIAL, FULL = Match.NONE, Match.PARTIAL, Match.FULL
 NO_MATCH: tuple[Match, Scope] = (NONE, {})
 NOT_FOUND = PlainText(404, "Not Found")
 
+# The vocabulary of the routing constructors' parameters, named once for every route type
+# and the Router (the annotations say what a parameter is; the defaults stay in the signatures).
+#: What a route serves: a function of a request / websocket, or an ASGI app.
+Endpoint: TypeAlias = Callable[..., Any]
+#: A `func(request) -> response`, sync or async.
+RequestFunc: TypeAlias = Callable[[Request], Awaitable[Response] | Response]
+#: An `async func(websocket)`.
+SessionFunc: TypeAlias = Callable[[WebSocket], Awaitable[None]]
+#: The HTTP methods a route answers (None: any, or GET/HEAD for a function endpoint).
+Methods: TypeAlias = Collection[str] | None
+#: The middleware wrapped around what a route, mount or router serves; the first outermost.
+Layers: TypeAlias = Sequence[Middleware] | None
+#: A request body limit in bytes; None inherits the one set further out.
+BodyLimit: TypeAlias = int | None
+#: The child routes of a router or mount.
+Children: TypeAlias = Sequence["BaseRoute"] | None
+
 
 def is_function_endpoint(endpoint: Any) -> bool:
     """Whether `endpoint` is a function (or method, or partial of one) rather than an ASGI app."""
@@ -65,7 +82,7 @@ def is_function_endpoint(endpoint: Any) -> bool:
     return inspect.isfunction(endpoint) or inspect.ismethod(endpoint)
 
 
-def wrap(app: ASGIApp, middleware: Sequence[Middleware] | None) -> ASGIApp:
+def wrap(app: ASGIApp, middleware: Layers) -> ASGIApp:
     """`app` inside `middleware` (the first listed outermost); exceptions answered inside."""
     if not middleware:
         return app
@@ -78,7 +95,7 @@ def wrap(app: ASGIApp, middleware: Sequence[Middleware] | None) -> ASGIApp:
 Respond = Callable[[Request], Awaitable[Response]]
 
 
-def responder(func: Callable[[Request], Awaitable[Response] | Response]) -> Respond:
+def responder(func: RequestFunc) -> Respond:
     """`func` as an async callable; a sync one runs in a worker thread."""
     if is_async_callable(func):
         return cast("Respond", func)
@@ -100,12 +117,12 @@ def serving(respond: Respond) -> ASGIApp:
     return app
 
 
-def request_response(func: Callable[[Request], Awaitable[Response] | Response]) -> ASGIApp:
+def request_response(func: RequestFunc) -> ASGIApp:
     """Turn `func(request) -> response` (sync funcs run in a thread) into an ASGI app."""
     return serving(responder(func))
 
 
-def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
+def websocket_session(func: SessionFunc) -> ASGIApp:
     """Turn `async func(websocket)` into an ASGI app."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,7 +131,7 @@ def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
     return app
 
 
-def get_name(endpoint: Callable[..., Any]) -> str:
+def get_name(endpoint: Endpoint) -> str:
     """The default route name for `endpoint`: its `__name__`, else its class name."""
     return getattr(endpoint, "__name__", endpoint.__class__.__name__)
 
@@ -182,49 +199,68 @@ class Described:
         return f"{type(self).__name__}({', '.join(fields)})"
 
 
-class EndpointRoute(Described, BaseRoute):
-    """What Route and WebSocketRoute share: an endpoint at a compiled path, for one scope type."""
+class PathMatching(BaseRoute):
+    """Matching by a compiled path pattern, for the scope types in `_scope_types`.
 
-    scope_type: ClassVar[str]
-    name: str
-    endpoint: Callable[..., Any]
+    `_matched` turns a path match (with its converted params) into the route's answer.
+    """
+
+    _scope_types: ClassVar[tuple[str, ...]]
     path_regex: re.Pattern[str]
-    path_format: str
-    param_convertors: dict[str, Convertor[Any]]
     _steps: Conversions
-    methods: set[str] | None = None
-
-    def _compile(self, path: str, endpoint: Callable[..., Any], name: str | None) -> None:
-        assert path.startswith("/"), "Routed paths must start with '/'"
-        self.path, self.endpoint = path, endpoint
-        self.name = get_name(endpoint) if name is None else name
-        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self._steps = conversions(self.param_convertors)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != self.scope_type:
+        if scope["type"] not in self._scope_types:
             return NO_MATCH
         return self._match_path(scope, route_path(scope))
 
     def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        """`matches`, for a scope of the right type whose route path is `route_path`."""
+        """`matches`, for a scope of a type matched here whose route path is `route_path`."""
         found = self.path_regex.fullmatch(route_path)
         if found is None:
             return NO_MATCH
         params = convert(found, self._steps)
         if params is None:
             return NO_MATCH
-        outer = scope.get("path_params")
-        return self._matched(scope, {**outer, **params} if outer else params)
+        return self._matched(scope, params, route_path)
+
+    def _matched(
+        self, scope: Scope, params: dict[str, Any], route_path: str
+    ) -> tuple[Match, Scope]:
+        """The match for a scope whose route path `route_path` matched with `params`."""
+        raise NotImplementedError()
+
+
+class EndpointRoute(Described, PathMatching):
+    """What Route and WebSocketRoute share: an endpoint at a compiled path, for one scope type."""
+
+    scope_type: ClassVar[str]
+    name: str
+    endpoint: Endpoint
+    path_format: str
+    param_convertors: dict[str, Convertor[Any]]
+    methods: set[str] | None = None
+
+    def _compile(self, path: str, endpoint: Endpoint, name: str | None) -> None:
+        assert path.startswith("/"), "Routed paths must start with '/'"
+        self.path, self.endpoint = path, endpoint
+        self.name = get_name(endpoint) if name is None else name
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self._steps = conversions(self.param_convertors)
 
     def _match_exact(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        """`match_path` for a parameterless route whose path is known to be `route_path`."""
-        outer = scope.get("path_params")
-        return self._matched(scope, dict(outer) if outer else {})
+        """`_match_path` for a parameterless route whose path is known to be `route_path`."""
+        return self._matched(scope, {}, route_path)
 
-    def _matched(self, scope: Scope, params: dict[str, Any]) -> tuple[Match, Scope]:
-        """The match for a scope whose path matched with `params`: full if the method fits."""
-        child_scope = {"endpoint": self.endpoint, "path_params": params}
+    def _matched(
+        self, scope: Scope, params: dict[str, Any], route_path: str
+    ) -> tuple[Match, Scope]:
+        """Below the outer path params; full if the method fits, else partial."""
+        outer = scope.get("path_params")
+        child_scope = {
+            "endpoint": self.endpoint,
+            "path_params": {**outer, **params} if outer else params,
+        }
         methods = self.methods
         return (PARTIAL if methods and scope["method"] not in methods else FULL), child_scope
 
@@ -244,6 +280,7 @@ class Route(EndpointRoute):
     """
 
     scope_type = "http"
+    _scope_types = (scope_type,)
     #: The endpoint's responder, which the Router calls itself while `app` is unchanged.
     _respond: Respond | None
     _shown = ("path", "name", "methods")
@@ -252,13 +289,13 @@ class Route(EndpointRoute):
     def __init__(
         self,
         path: str,
-        endpoint: Callable[..., Any],
+        endpoint: Endpoint,
         *,
-        methods: Collection[str] | None = None,
+        methods: Methods = None,
         name: str | None = None,
         include_in_schema: bool = True,
-        middleware: Sequence[Middleware] | None = None,
-        max_body_size: int | None = None,
+        middleware: Layers = None,
+        max_body_size: BodyLimit = None,
     ) -> None:
         self._compile(path, endpoint, name)
         self.include_in_schema = include_in_schema
@@ -328,16 +365,17 @@ class WebSocketRoute(EndpointRoute):
     """A WebSocket endpoint at a path: an `async func(websocket)` or an ASGI app."""
 
     scope_type = "websocket"
+    _scope_types = (scope_type,)
     _shown = ("path", "name")
     _compared = ("path", "endpoint")
 
     def __init__(
         self,
         path: str,
-        endpoint: Callable[..., Any],
+        endpoint: Endpoint,
         *,
         name: str | None = None,
-        middleware: Sequence[Middleware] | None = None,
+        middleware: Layers = None,
     ) -> None:
         self._compile(path, endpoint, name)
         app = websocket_session(endpoint) if is_function_endpoint(endpoint) else endpoint
