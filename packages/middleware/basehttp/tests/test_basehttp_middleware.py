@@ -451,3 +451,116 @@ async def test_other_scopes_pass_through(scope_type: str) -> None:
 
     await BaseHTTPMiddleware(app, dispatch=dispatch)({"type": scope_type}, receive, send)
     assert seen == [scope_type]
+
+
+@pytest.mark.anyio
+async def test_early_hints_from_dispatch_and_app_reach_the_client_first() -> None:
+    sent: list[Message] = []
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await Request(scope, receive, send).send_early_hints("</app.js>; rel=preload")
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        await request.send_early_hints("</mw.css>; rel=preload")
+        return await call_next(request)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "extensions": {"http.response.early_hint": {}}}
+    await BaseHTTPMiddleware(app, dispatch=dispatch)(scope, receive, send)
+    assert [m["type"] for m in sent][:3] == [
+        "http.response.early_hint",
+        "http.response.early_hint",
+        "http.response.start",
+    ]
+    assert sent[0]["links"] == [b"</mw.css>; rel=preload"]
+    assert sent[1]["links"] == [b"</app.js>; rel=preload"]
+    assert b"".join(m.get("body", b"") for m in sent[2:]) == b"ok"
+
+
+@pytest.mark.anyio
+async def test_exception_group_from_app_reaches_caller_unchanged() -> None:
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        raise ExceptionGroup("from the app", [ValueError("inner")])
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        return await call_next(request)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        pass
+
+    with pytest.raises(ExceptionGroup, match="from the app") as info:
+        await BaseHTTPMiddleware(app, dispatch=dispatch)({"type": "http"}, receive, send)
+    assert len(info.value.exceptions) == 1
+    assert isinstance(info.value.exceptions[0], ValueError)
+
+
+@pytest.mark.anyio
+async def test_app_background_task_runs_after_the_last_body_is_sent() -> None:
+    events: list[str] = []
+
+    async def note() -> None:
+        events.append("background")
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await PlainTextResponse("hi", background=BackgroundTask(note))(scope, receive, send)
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        return await call_next(request)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            events.append("sent")
+
+    await BaseHTTPMiddleware(app, dispatch=dispatch)({"type": "http"}, receive, send)
+    assert events == ["sent", "background"]
+
+
+@pytest.mark.anyio
+async def test_app_hears_disconnect_once_dispatch_closes_its_body() -> None:
+    heard: list[str] = []
+
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        async with anyio.create_task_group() as group:
+
+            async def listen() -> None:
+                message = await receive()
+                heard.append(message["type"])
+                group.cancel_scope.cancel()
+
+            group.start_soon(listen)
+            with anyio.fail_after(2):
+                while True:  # keeps sending into a body nobody reads any more
+                    await send({"type": "http.response.body", "body": b"x", "more_body": True})
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        body = response.body_iterator  # type: ignore[attr-defined]
+        await body.__anext__()
+        await body.aclose()
+        return PlainTextResponse("replaced")
+
+    async def receive() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await BaseHTTPMiddleware(app, dispatch=dispatch)({"type": "http"}, receive, send)
+    assert heard == ["http.disconnect"]
+    assert b"".join(m.get("body", b"") for m in sent) == b"replaced"

@@ -78,7 +78,7 @@ class _Handoff:
     Cheaper than a memory object stream: no checkpoint when nobody has to wait.
     """
 
-    __slots__ = ("_closed", "_dropped", "_emptied", "_filled", "_message")
+    __slots__ = ("_closed", "_dropped", "_emptied", "_filled", "_message", "_sent")
 
     def __init__(self) -> None:
         self._message: Message | None = None
@@ -86,6 +86,7 @@ class _Handoff:
         self._emptied: anyio.Event | None = None
         self._closed = False  # the app has returned
         self._dropped = False  # the response is out: messages are discarded
+        self._sent: anyio.Event | None = None  # the app's last put waits on it
 
     async def put(self, message: Message) -> None:
         while self._message is not None and not self._dropped:
@@ -93,11 +94,18 @@ class _Handoff:
                 self._emptied = anyio.Event()
             await self._emptied.wait()
         if self._dropped:
+            # Still a checkpoint: an app sending into a dropped response can be cancelled.
+            await anyio.lowlevel.checkpoint()
             return
         self._message = message
         if self._filled is not None:
             self._filled.set()
             self._filled = None
+        if not message.get("more_body", False) and message["type"] == "http.response.body":
+            # The last body message returns once the response is out, as a server's send
+            # would, so the app's background tasks run after the client has it all.
+            self._sent = sent = anyio.Event()
+            await sent.wait()
 
     async def get(self) -> Message | None:
         """The next message, or None once the app has returned."""
@@ -122,6 +130,8 @@ class _Handoff:
 
     def drop(self) -> None:
         self._dropped = True
+        if self._sent is not None:
+            self._sent.set()
         self._message = None
         if self._emptied is not None:
             self._emptied.set()
@@ -181,13 +191,15 @@ class _Exchange:
         "receiving",
         "response_sent",
         "scope",
+        "send",
     )
 
     group: TaskGroup
 
-    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
+    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         self.app = app
         self.scope = scope
+        self.send = send
         self.body = _SharedBody(receive)
         self.app_exc: Exception | None = None
         self.exc_raised = False
@@ -229,8 +241,13 @@ class _Exchange:
         get = self.handoff.get
         info = None
         message = await get()
-        if message is not None and message["type"] == "http.response.debug":
-            info = message.get("info")
+        while message is not None and message["type"] != "http.response.start":
+            if message["type"] == "http.response.debug":
+                info = message.get("info")
+            elif message["type"] == "http.response.early_hint":
+                await self.send(message)  # early hints go straight to the client
+            else:
+                break
             message = await get()
         if message is None:
             if self.app_exc is not None:
@@ -244,18 +261,22 @@ class _Exchange:
 
     async def relay_body(self) -> AsyncIterator[bytes | Message]:
         get = self.handoff.get
-        while (message := await get()) is not None:
-            message_type = message["type"]
-            if message_type == "http.response.pathsend":
-                yield message
-                return
-            if message_type != "http.response.body":
-                raise RuntimeError(f"Unexpected message: {message_type!r}")
-            body: bytes = message.get("body", b"")
-            if body:
-                yield body
-            if not message.get("more_body", False):
-                return
+        try:
+            while (message := await get()) is not None:
+                message_type = message["type"]
+                if message_type == "http.response.pathsend":
+                    yield message
+                    return
+                if message_type != "http.response.body":
+                    raise RuntimeError(f"Unexpected message: {message_type!r}")
+                body: bytes = message.get("body", b"")
+                if body:
+                    yield body
+                if not message.get("more_body", False):
+                    return
+        except GeneratorExit:  # dispatch closed the body: the app now sends into nothing
+            self.finish()
+            raise
         if self.app_exc is not None:  # the app failed halfway through its body
             self.reraise()
 
@@ -269,11 +290,9 @@ class _Exchange:
 
 def _raise_sole(group: BaseExceptionGroup[Any]) -> None:
     """Re-raise the only exception of a task group's ``group``, without the group."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    if exc is group:
+    if len(group.exceptions) != 1:
         return
+    exc = group.exceptions[0]
     context = exc.__context__
     try:
         raise exc
@@ -298,16 +317,22 @@ class BaseHTTPMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        exchange = _Exchange(self.app, scope, receive)
-        request = Request(scope, receive=exchange.body.for_dispatch)
+        exchange = _Exchange(self.app, scope, receive, send)
+        request = Request(scope, exchange.body.for_dispatch, send)
+        raised: BaseException | None = None
         try:
             async with anyio.create_task_group() as group:
                 exchange.group = group
-                response = await self.dispatch_func(request, exchange.call_next)
-                await response(scope, exchange.body.for_app, send)
+                try:
+                    response = await self.dispatch_func(request, exchange.call_next)
+                    await response(scope, exchange.body.for_app, send)
+                except BaseException as exc:
+                    raised = exc
+                    raise
                 exchange.finish()
         except BaseExceptionGroup as group_error:
-            _raise_sole(group_error)
+            if group_error is not raised:  # a group of the task group's, not of dispatch or app
+                _raise_sole(group_error)
             raise
         if exchange.app_exc is not None and not exchange.exc_raised:
             raise exchange.app_exc

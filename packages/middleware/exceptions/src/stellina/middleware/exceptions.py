@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from stellina.concurrency import is_async_callable, run_in_threadpool
+from stellina._exception_handler import BodyRecorder, Handler, call_handler, find_handler
 from stellina.exceptions import HTTPException, WebSocketException
 from stellina.requests import HTTPConnection, Request
 from stellina.responses import PlainTextResponse, Response
@@ -13,8 +13,6 @@ from stellina.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, S
 from stellina.websockets import WebSocket
 
 __all__ = ["ExceptionMiddleware"]
-
-Handler = Callable[..., Any]
 
 
 def _http_exception_response(exc: Exception) -> Response:
@@ -31,6 +29,11 @@ class ExceptionMiddleware:
     A handler is looked up by status code (for HTTPException), then along the exception's
     class hierarchy; unhandled exceptions propagate. The handlers are also published in the
     scope under ``"stellina.exception_handlers"`` as ``(exception_handlers, status_handlers)``.
+
+    A handler's Request can read the body again that the app already read: while handlers
+    that may need it are registered, the body is copied as it passes (up to
+    ``stellina._exception_handler.BODY_COPY_LIMIT`` bytes). A handled exception leaves with its
+    traceback cleared, so an exception instance raised again and again does not grow one.
     """
 
     def __init__(
@@ -50,6 +53,8 @@ class ExceptionMiddleware:
         # The stock HTTPException handler needs no Request and no await: answered inline.
         overridden = type(self).http_exception is not ExceptionMiddleware.http_exception
         self._inline_http: Handler | None = None if overridden else http_handler
+        # Only handlers other than the stock ones may want the body again.
+        self._record_body = overridden
         self._handlers = (self._exception_handlers, self._status_handlers)
         if handlers is not None:
             for key, value in handlers.items():
@@ -59,23 +64,12 @@ class ExceptionMiddleware:
         self, exc_class_or_status_code: int | type[Exception], handler: ExceptionHandler
     ) -> None:
         """Answer an exception class (and its subclasses), or an HTTPException status code."""
+        self._record_body = True
         if isinstance(exc_class_or_status_code, int):
             self._status_handlers[exc_class_or_status_code] = handler
         else:
             assert issubclass(exc_class_or_status_code, Exception)
             self._exception_handlers[exc_class_or_status_code] = handler
-
-    def _lookup(self, exc: Exception) -> Handler | None:
-        if isinstance(exc, HTTPException) and self._status_handlers:
-            handler = self._status_handlers.get(exc.status_code)
-            if handler is not None:
-                return handler
-        handlers = self._exception_handlers
-        for cls in type(exc).__mro__:
-            handler = handlers.get(cls)
-            if handler is not None:
-                return handler
-        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -92,10 +86,13 @@ class ExceptionMiddleware:
                 started = True
             return send(message)
 
+        recorder: BodyRecorder | None = None
+        if self._record_body and scope_type == "http":
+            recorder = BodyRecorder(receive)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive if recorder is None else recorder, tracking_send)
         except Exception as exc:
-            handler = self._lookup(exc)
+            handler = find_handler(self._exception_handlers, self._status_handlers, exc)
             if handler is None:
                 raise
             if started:
@@ -105,14 +102,14 @@ class ExceptionMiddleware:
                 response = _http_exception_response(exc)
             else:
                 conn: HTTPConnection
-                if scope_type == "http":
+                if scope_type == "websocket":
+                    conn = WebSocket(scope, receive, tracking_send)
+                elif recorder is None:
                     conn = Request(scope, receive, tracking_send)
                 else:
-                    conn = WebSocket(scope, receive, tracking_send)
-                if is_async_callable(handler):
-                    response = await handler(conn, exc)
-                else:
-                    response = await run_in_threadpool(handler, conn, exc)
+                    conn = Request(scope, recorder.replay(), tracking_send)
+                response = await call_handler(handler, conn, exc)
+            exc.__traceback__ = None
             if response is not None:
                 await response(scope, receive, tracking_send)
 
