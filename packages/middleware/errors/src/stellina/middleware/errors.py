@@ -5,8 +5,11 @@ from __future__ import annotations
 import html
 import linecache
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from stellina.asgi import TrackedSend
+from stellina.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -16,11 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerErrorMiddleware"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _PLAIN = b"text/plain; charset=utf-8"
 _HTML = b"text/html; charset=utf-8"
@@ -140,23 +138,16 @@ class ServerErrorMiddleware:
             await self.app(scope, receive, send)
             return
 
-        started = False
-
-        # A plain function handing back `send`'s awaitable: no coroutine of its own per message.
-        def tracking_send(message: Message) -> Awaitable[None]:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            return send(message)
+        tracking_send = TrackedSend(send)
 
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             if self.handler is not None and not self.debug:
                 response = await self._call_handler(scope, exc)
-                if not started:
+                if not tracking_send.started:
                     await response(scope, receive, send)
-            elif not started:
+            elif not tracking_send.started:
                 await self._send_500(scope, receive, send, exc)
             raise
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from stellina._exception_handler import BodyRecorder, Handler, call_handler, find_handler
+from stellina.asgi import TrackedSend
 from stellina.exceptions import HTTPException, WebSocketException
 from stellina.requests import HTTPConnection, Request
 from stellina.responses import PlainTextResponse, Response
-from stellina.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
+from stellina.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 from stellina.websockets import WebSocket
 
 __all__ = ["ExceptionMiddleware"]
@@ -77,14 +78,7 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
             return
         scope["stellina.exception_handlers"] = self._handlers
-        started = False
-
-        # A plain function handing back `send`'s awaitable: no coroutine of its own per message.
-        def tracking_send(message: Message) -> Awaitable[None]:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            return send(message)
+        tracking_send = TrackedSend(send)
 
         recorder: BodyRecorder | None = None
         if self._record_body and scope_type == "http":
@@ -95,7 +89,7 @@ class ExceptionMiddleware:
             handler = find_handler(self._exception_handlers, self._status_handlers, exc)
             if handler is None:
                 raise
-            if started:
+            if tracking_send.started:
                 msg = "Caught handled exception, but response already started."
                 raise RuntimeError(msg) from exc
             if handler is self._inline_http:
