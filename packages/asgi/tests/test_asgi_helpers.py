@@ -13,6 +13,7 @@ from stellina.asgi import (
     StellinaDeprecationWarning,
     TrackedSend,
     add_vary,
+    find_exception_handler,
     get_header,
     redirect,
     redirect_location,
@@ -201,3 +202,18 @@ def test_http_exception() -> None:
 
 def test_deprecation_warning_is_shown_by_default() -> None:
     assert issubclass(StellinaDeprecationWarning, UserWarning)
+
+
+def test_find_exception_handler_prefers_the_status_then_the_closest_class() -> None:
+    def by_404(*_: object) -> None: ...
+    def by_http(*_: object) -> None: ...
+    def by_value(*_: object) -> None: ...
+    def by_any(*_: object) -> None: ...
+
+    by_class = {HTTPException: by_http, ValueError: by_value, Exception: by_any}
+    assert find_exception_handler(by_class, {404: by_404}, HTTPException(404)) is by_404
+    assert find_exception_handler(by_class, {404: by_404}, HTTPException(500)) is by_http
+    assert find_exception_handler(by_class, {}, UnicodeDecodeError("x", b"", 0, 1, "r")) is by_value
+    assert find_exception_handler(by_class, {}, KeyError("k")) is by_any
+    assert find_exception_handler({ValueError: by_value}, {404: by_404}, KeyError("k")) is None
+    assert find_exception_handler({}, {}, HTTPException(404)) is None

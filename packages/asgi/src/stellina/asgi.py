@@ -7,6 +7,7 @@
   move the authority of a URL built from the Host header;
 - the request body limit: `MAX_BODY_SIZE_SCOPE_KEY`, `BodyLimit`, `declared_length`,
   `HTTPException` (re-exported by ``stellina.exceptions``);
+- `find_exception_handler`, the lookup of ExceptionMiddleware's handlers, shared with routing;
 - `TrackedSend`, a ``send`` that remembers whether the response has started;
 - `StellinaDeprecationWarning` (re-exported by ``stellina.exceptions``).
 """
@@ -16,7 +17,8 @@ from __future__ import annotations
 import http
 import ipaddress
 import re
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from stellina.types import Message, Receive, Scope, Send
@@ -33,6 +35,7 @@ __all__ = [
     "TrackedSend",
     "add_vary",
     "declared_length",
+    "find_exception_handler",
     "get_header",
     "port_number",
     "redirect",
@@ -269,6 +272,23 @@ class HTTPException(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+def find_exception_handler(
+    by_class: Mapping[type[BaseException], Callable[..., Any]],
+    by_status: Mapping[int, Callable[..., Any]],
+    exc: BaseException,
+) -> Callable[..., Any] | None:
+    """The handler for ``exc``: by status code for an HTTPException, then along its classes."""
+    if by_status and isinstance(exc, HTTPException):
+        handler = by_status.get(exc.status_code)
+        if handler is not None:
+            return handler
+    for cls in type(exc).__mro__:
+        handler = by_class.get(cls)
+        if handler is not None:
+            return handler
+    return None
 
 
 def declared_length(scope: Scope) -> int | None:

@@ -1,4 +1,4 @@
-"""The machinery behind ExceptionMiddleware: finding, calling and feeding exception handlers.
+"""The machinery behind ExceptionMiddleware: calling and feeding exception handlers.
 
 Private to stellina-exceptions. A handler gets its own Request, built after the app raised;
 `BodyRecorder` keeps a copy of the body the app already read so that Request can read it again
@@ -7,36 +7,18 @@ instead of waiting on a `receive` that has nothing left to give.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from stellina.concurrency import is_async_callable, run_in_threadpool
-from stellina.exceptions import HTTPException
 from stellina.types import Message, Receive
 
-__all__ = ["BODY_COPY_LIMIT", "BodyRecorder", "Handler", "call_handler", "find_handler"]
+__all__ = ["BODY_COPY_LIMIT", "BodyRecorder", "Handler", "call_handler"]
 
 Handler = Callable[..., Any]
 
 #: The most body bytes `BodyRecorder` keeps; past it a handler cannot read the body again.
 BODY_COPY_LIMIT = 1 << 20
-
-
-def find_handler(
-    by_class: Mapping[type[BaseException], Handler],
-    by_status: Mapping[int, Handler],
-    exc: Exception,
-) -> Handler | None:
-    """The handler for `exc`: by status code for an HTTPException, then along its classes."""
-    if by_status and isinstance(exc, HTTPException):
-        handler = by_status.get(exc.status_code)
-        if handler is not None:
-            return handler
-    for cls in type(exc).__mro__:
-        handler = by_class.get(cls)
-        if handler is not None:
-            return handler
-    return None
 
 
 async def call_handler(handler: Handler, conn: Any, exc: Exception) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stellina.asgi import HTTPException, TrackedSend
+from stellina.asgi import TrackedSend, find_exception_handler
 from stellina.concurrency import is_async_callable, run_in_threadpool
 from stellina.requests import HTTPConnection, Request
 from stellina.types import ASGIApp, Receive, Scope, Send
@@ -27,13 +27,6 @@ _Handlers = tuple[
 ]
 
 
-def _handler_for(handlers: _Handlers, exc: Exception) -> Callable[..., Any] | None:
-    by_class, by_status = handlers
-    if isinstance(exc, HTTPException) and exc.status_code in by_status:
-        return by_status[exc.status_code]
-    return next((by_class[cls] for cls in type(exc).__mro__ if cls in by_class), None)
-
-
 def handled(app: ASGIApp) -> ASGIApp:
     """`app`, with the exceptions it raises answered by the scope's exception handlers."""
 
@@ -46,7 +39,7 @@ def handled(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, tracked)
         except Exception as exc:
-            handler = _handler_for(handlers, exc)
+            handler = find_exception_handler(*handlers, exc)
             if handler is None:
                 raise
             if tracked.started:

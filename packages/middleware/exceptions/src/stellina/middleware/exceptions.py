@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stellina._exception_handler import BodyRecorder, Handler, call_handler, find_handler
-from stellina.asgi import TrackedSend
+from stellina._exception_handler import BodyRecorder, Handler, call_handler
+from stellina.asgi import TrackedSend, find_exception_handler
 from stellina.exceptions import HTTPException, WebSocketException
 from stellina.requests import HTTPConnection, Request
 from stellina.responses import PlainTextResponse, Response
@@ -86,7 +86,7 @@ class ExceptionMiddleware:
         try:
             await self.app(scope, receive if recorder is None else recorder, tracking_send)
         except Exception as exc:
-            handler = find_handler(self._exception_handlers, self._status_handlers, exc)
+            handler = find_exception_handler(self._exception_handlers, self._status_handlers, exc)
             if handler is None:
                 raise
             if tracking_send.started:
