@@ -109,20 +109,24 @@ def _form_unquote(data: bytes) -> str:
     return unquote(data.decode("latin-1"))
 
 
+# From this many fields on, one decoding call over all of them beats one call a field; below
+# it, joining and splitting again (scans over the whole body) cost more than they save.
+_JOINED_DECODING_FROM = 8
+
+
 def _decode_fields(fields: list[bytes]) -> list[tuple[str, str | UploadFile]]:
     """The decoded ``(name, value)`` of each ``name=value`` field.
 
-    Unless the body holds a NUL (itself or as ``%00``), every name and value is decoded in
-    one call over their NUL-joined bytes, then split apart again.
+    Many fields are decoded in one call over their NUL-joined bytes, then split apart again,
+    unless the body holds a NUL (itself or as ``%00``); a few are cheaper decoded each.
     """
     parts = [field.partition(b"=") for field in fields]
-    joined = b"\x00".join([b"%s\x00%s" % (name, value) for name, _, value in parts])
-    if joined.count(b"\x00") != 2 * len(parts) - 1 or b"%00" in joined:
-        return [(_form_unquote(name), _form_unquote(value)) for name, _, value in parts]
-    if not parts:
-        return []
-    pieces = iter(_form_unquote(joined).split("\x00"))
-    return list(zip(pieces, pieces, strict=True))
+    if len(parts) >= _JOINED_DECODING_FROM:
+        joined = b"\x00".join([b"%s\x00%s" % (name, value) for name, _, value in parts])
+        if joined.count(b"\x00") == 2 * len(parts) - 1 and b"%00" not in joined:
+            pieces = iter(_form_unquote(joined).split("\x00"))
+            return list(zip(pieces, pieces, strict=True))
+    return [(_form_unquote(name), _form_unquote(value)) for name, _, value in parts]
 
 
 class FormParser:
