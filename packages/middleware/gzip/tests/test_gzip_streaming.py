@@ -150,8 +150,8 @@ async def test_a_tiny_request_does_not_wait_for_a_big_compression(
 @pytest.mark.parametrize(
     ("size", "threshold", "off_loop"),
     [
-        (20_000, None, True),  # level 9 by default: slow per byte, so a low default threshold
-        (10_000, None, False),
+        (70_000, None, True),  # level 9 by default: slow per byte, so a lower default threshold
+        (60_000, None, False),
         (200_000, 10**9, False),
         (600, 500, True),
     ],
