@@ -1,8 +1,9 @@
-"""BaseHTTPMiddleware: call_next, streaming, background tasks, body replay, errors, disconnects."""
+"""BaseHTTPMiddleware: call_next, streaming, background tasks, the shared body, errors."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -182,15 +183,11 @@ def test_body_readable_in_dispatch_and_downstream(test_client_factory: ClientFac
 
 
 @pytest.mark.anyio
-async def test_chunked_body_replayed_in_order_then_app_hears_disconnect() -> None:
+async def test_body_read_whole_in_dispatch_reaches_the_app_then_disconnect() -> None:
     received: list[Message] = []
 
     async def app(scope: Message, receive: Any, send: Any) -> None:
-        while True:
-            message = await receive()
-            received.append(message)
-            if not message.get("more_body", False):
-                break
+        received.append(await receive())
         await PlainTextResponse("ok")(scope, receive, send)
         received.append(await receive())
 
@@ -204,13 +201,58 @@ async def test_chunked_body_replayed_in_order_then_app_hears_disconnect() -> Non
         {"type": "http.request", "body": b"c", "more_body": False},
     ]
     await drive(BaseHTTPMiddleware(app, dispatch=dispatch), chunks)
-    assert [m.get("body") for m in received[:3]] == [b"a", b"b", b"c"]
+    assert received[0] == {"type": "http.request", "body": b"abc", "more_body": False}
     # Once the response is sent the app hears a disconnect instead of waiting forever.
-    assert received[3] == {"type": "http.disconnect"}
+    assert received[1] == {"type": "http.disconnect"}
 
 
 @pytest.mark.anyio
-async def test_partially_read_body_is_replayed_then_continued() -> None:
+async def test_body_streamed_to_the_end_in_dispatch_leaves_the_app_an_empty_body() -> None:
+    async def echo(request: Request) -> Response:
+        return Response(b"app got [" + await request.body() + b"]")
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        assert [chunk async for chunk in request.stream()] == [b"a", b"b", b""]
+        return await call_next(request)
+
+    chunks = [
+        {"type": "http.request", "body": b"a", "more_body": True},
+        {"type": "http.request", "body": b"b", "more_body": False},
+    ]
+    sent = await drive(BaseHTTPMiddleware(endpoint(echo), dispatch=dispatch), chunks)
+    assert sent[1]["body"] == b"app got []"
+
+
+@pytest.mark.anyio
+async def test_dispatch_and_app_stream_the_body_in_turns() -> None:
+    async def first_chunk(request: Request) -> Response:
+        async with aclosing(request.stream()) as stream:
+            chunk = await stream.__anext__()
+        return Response(b"app got " + chunk)
+
+    seen: list[bytes] = []
+
+    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = None
+        async for chunk in request.stream():
+            seen.append(chunk)
+            if response is None:
+                response = await call_next(request)
+        assert response is not None
+        return response
+
+    chunks = [
+        {"type": "http.request", "body": b"1", "more_body": True},
+        {"type": "http.request", "body": b"2", "more_body": True},
+        {"type": "http.request", "body": b"3", "more_body": False},
+    ]
+    sent = await drive(BaseHTTPMiddleware(endpoint(first_chunk), dispatch=dispatch), chunks)
+    assert sent[1]["body"] == b"app got 2"
+    assert seen == [b"1", b"3", b""]
+
+
+@pytest.mark.anyio
+async def test_dispatch_cannot_stream_on_once_the_app_read_to_the_end() -> None:
     async def echo(request: Request) -> Response:
         return Response(await request.body())
 
@@ -227,7 +269,7 @@ async def test_partially_read_body_is_replayed_then_continued() -> None:
         {"type": "http.request", "body": b"second", "more_body": False},
     ]
     sent = await drive(BaseHTTPMiddleware(endpoint(echo), dispatch=dispatch), chunks)
-    assert sent[1]["body"] == b"first-second"
+    assert sent[1]["body"] == b"second"
 
 
 def test_body_read_in_dispatch_after_the_app(test_client_factory: ClientFactory) -> None:
@@ -301,6 +343,31 @@ def test_uncaught_app_exception_propagates_unwrapped(test_client_factory: Client
     client = test_client_factory(AddHeader(endpoint(failing)))
     with pytest.raises(Boom, match="through"):
         client.get("/")
+
+
+@pytest.mark.parametrize("chained", ["none", "context", "cause"])
+def test_app_exception_keeps_its_own_chain(
+    test_client_factory: ClientFactory, chained: str
+) -> None:
+    async def failing(request: Request) -> Response:
+        if chained == "none":
+            raise Boom("outer")
+        try:
+            raise KeyError("inner")
+        except KeyError as inner:
+            if chained == "cause":
+                raise Boom("outer") from inner
+            raise Boom("outer")  # noqa: B904 - the implicit context is what is tested
+
+    client = test_client_factory(AddHeader(endpoint(failing)))
+    with pytest.raises(Boom, match="outer") as caught:
+        client.get("/")
+    error = caught.value
+    if chained == "none":
+        assert (error.__cause__, error.__context__) == (None, None)
+    else:
+        assert isinstance(error.__context__, KeyError)
+        assert (error.__cause__ is error.__context__) is (chained == "cause")
 
 
 def test_dispatch_exception_propagates_unwrapped(test_client_factory: ClientFactory) -> None:

@@ -24,52 +24,68 @@ def _disconnect() -> Message:
 
 
 class _SharedBody:
-    """One request body read by two parties: ``dispatch``'s Request and the wrapped app.
+    """One request body read in turns by ``dispatch``'s Request and by the wrapped app.
 
-    What dispatch reads is kept and replayed to the app first; the app then continues from
-    the server. Once the app has taken over an unfinished body, dispatch can no longer read it.
+    Both read the server's messages as they come and nothing streamed is kept, so a large
+    upload streamed in dispatch costs no memory here. A body dispatch read whole with
+    ``body()`` (``whole``) is what the app receives; one dispatch streamed to its end leaves
+    the app an empty body. Once the app has read to the end, dispatch can read no more.
     """
 
-    __slots__ = ("_app_index", "_app_live", "_complete", "_disconnected", "_kept", "_receive")
+    __slots__ = ("_app_ended", "_disconnected", "_dispatch_ended", "_receive", "whole")
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
-        self._kept: list[Message] = []
-        self._complete = False
+        self._dispatch_ended = False
+        self._app_ended = False
         self._disconnected = False
-        self._app_index = 0
-        self._app_live = False
+        self.whole = b""
 
-    async def _from_server(self) -> Message:
+    async def _from_server(self) -> tuple[Message, bool]:
+        """The server's next message, and whether it ends the body."""
         message = await self._receive()
         if message["type"] == "http.disconnect":
             self._disconnected = True
-        return message
+            return message, False
+        return message, message["type"] == "http.request" and not message.get("more_body")
 
     async def for_dispatch(self) -> Message:
         """The receive channel of the Request given to ``dispatch``."""
         if self._disconnected:
             return _disconnect()
-        if self._app_live:
+        if self._app_ended:
             await anyio.lowlevel.checkpoint()
             raise RuntimeError("Stream consumed")
-        message = await self._from_server()
-        if message["type"] == "http.request":
-            self._kept.append(message)
-            self._complete = not message.get("more_body", False)
+        message, ended = await self._from_server()
+        self._dispatch_ended |= ended
         return message
 
     async def for_app(self) -> Message:
-        """The receive channel of the wrapped app: replay, then the server."""
-        index = self._app_index
-        if index < len(self._kept):
-            self._app_index = index + 1
-            return self._kept[index]
+        """The receive channel of the wrapped app: what dispatch kept, else the server."""
+        if self._dispatch_ended and not self._app_ended:
+            self._app_ended = True
+            return {"type": "http.request", "body": self.whole, "more_body": False}
         if self._disconnected:
             return _disconnect()
-        if not self._complete:
-            self._app_live = True
-        return await self._from_server()
+        message, ended = await self._from_server()
+        self._app_ended |= ended
+        return message
+
+
+class _DispatchRequest(Request):
+    """The Request ``dispatch`` gets: a body it reads whole is kept for the app as well."""
+
+    __slots__ = ("_shared",)
+
+    def __init__(self, scope: Scope, shared: _SharedBody, send: Send) -> None:
+        super().__init__(scope, shared.for_dispatch, send)
+        self._shared = shared
+
+    async def body(self) -> bytes:
+        """The whole body, read once and kept (for the wrapped app too)."""
+        body = await super().body()
+        self._shared.whole = body
+        return body
 
 
 class _Handoff:
@@ -304,9 +320,9 @@ class BaseHTTPMiddleware:
     """Middleware written as ``dispatch(request, call_next)``.
 
     ``call_next(request)`` runs the wrapped app and returns its response, whose body is
-    streamed; exceptions from the app are raised from ``call_next``. The request body can be
-    read both in ``dispatch`` and by the app. Subclass and override ``dispatch``, or pass
-    ``dispatch=``.
+    streamed; exceptions from the app are raised from ``call_next``. A body ``dispatch`` reads
+    whole with ``request.body()`` reaches the app too; streamed chunks are not kept.
+    Subclass and override ``dispatch``, or pass ``dispatch=``.
     """
 
     def __init__(self, app: ASGIApp, dispatch: DispatchFunction | None = None) -> None:
@@ -318,7 +334,7 @@ class BaseHTTPMiddleware:
             await self.app(scope, receive, send)
             return
         exchange = _Exchange(self.app, scope, receive, send)
-        request = Request(scope, exchange.body.for_dispatch, send)
+        request = _DispatchRequest(scope, exchange.body, send)
         raised: BaseException | None = None
         try:
             async with anyio.create_task_group() as group:
