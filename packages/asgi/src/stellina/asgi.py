@@ -5,7 +5,8 @@
 - paths: `route_path`, the path below the scope's ``root_path``;
 - hosts: `split_host`, `port_number`, IPv6- and IPvFuture-aware, refusing anything that could
   move the authority of a URL built from the Host header;
-- the request body limit: `MAX_BODY_SIZE_SCOPE_KEY`, `BodyLimit`, `declared_length`,
+- the request body limit: `MAX_BODY_SIZE_SCOPE_KEY`, `BodyLimit` (its ``receive``, its run of
+  an app, its 413 reply `CONTENT_TOO_LARGE`), `limit_body` (a layer), `declared_length`,
   `HTTPException` (re-exported by ``stellina.exceptions``);
 - `find_exception_handler`, the lookup of ExceptionMiddleware's handlers, shared with routing;
 - `TrackedSend`, a ``send`` that remembers whether the response has started;
@@ -21,9 +22,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from stellina.types import Message, Receive, Scope, Send
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "CONTENT_TOO_LARGE",
     "MAX_BODY_SIZE_SCOPE_KEY",
     "TEXT_PLAIN",
     "URL_SAFE",
@@ -37,6 +39,7 @@ __all__ = [
     "declared_length",
     "find_exception_handler",
     "get_header",
+    "limit_body",
     "port_number",
     "redirect",
     "redirect_location",
@@ -343,6 +346,53 @@ class BodyLimit:
         limiter: BodyLimit | None = scope.get(_LIMITER_KEY)
         return limiter
 
+    @staticmethod
+    def declared_over(scope: Scope) -> bool:
+        """Whether the request declares a Content-Length above the limit that applies to it."""
+        limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        if limit is None:
+            return False
+        declared = declared_length(scope)
+        return declared is not None and declared > limit
+
+    @classmethod
+    async def run(
+        cls,
+        app: ASGIApp,
+        limit: int | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        always_answer: bool = False,
+    ) -> None:
+        """Run ``app`` with ``limit`` as the request's body limit.
+
+        Inside an application (``"app"`` in the scope) a crossed limit raises the 413 to the
+        application's exception handling. Outside one, or with ``always_answer`` (for a layer
+        outside the user's middleware), the client gets `CONTENT_TOO_LARGE`, even when the
+        app swallowed the 413 and answered nothing; if the response had started, the 413
+        `HTTPException` propagates instead.
+        """
+        if "app" in scope and not always_answer:
+            await app(scope, cls.apply(scope, receive, limit), send)
+            return
+        tracked = TrackedSend(send)
+        try:
+            await app(scope, cls.apply(scope, receive, limit), tracked)
+        except HTTPException as exc:
+            if exc.status_code != 413 or not cls._crossed(scope) or tracked.started:
+                raise
+        else:
+            if not cls._crossed(scope) or tracked.started:
+                return
+        await CONTENT_TOO_LARGE.send(send)
+
+    @staticmethod
+    def _crossed(scope: Scope) -> bool:
+        limiter: BodyLimit | None = scope.get(_LIMITER_KEY)
+        return limiter is not None and limiter.exceeded
+
     async def __call__(self) -> Message:
         if self.exceeded:
             raise too_large()
@@ -358,6 +408,22 @@ class BodyLimit:
 def too_large() -> HTTPException:
     """The 413 raised when a request body crosses its limit."""
     return HTTPException(413, "Content Too Large")
+
+
+#: The reply to a request whose body crosses its limit.
+CONTENT_TOO_LARGE = PlainText(413, "Content Too Large")
+
+
+def limit_body(app: ASGIApp, limit: int, *, always_answer: bool = False) -> ASGIApp:
+    """A layer running the HTTP requests it passes to ``app`` under `BodyLimit.run`."""
+
+    async def layer(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await BodyLimit.run(app, limit, scope, receive, send, always_answer=always_answer)
+        else:
+            await app(scope, receive, send)
+
+    return layer
 
 
 # --- warnings --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from stellina.asgi import limit_body
 from stellina.datastructures import State
 from stellina.middleware import Middleware, MiddlewareFactory
 from stellina.middleware.errors import ServerErrorMiddleware
@@ -13,7 +14,6 @@ from stellina.middleware.exceptions import ExceptionMiddleware
 from stellina.requests import Request
 from stellina.responses import Response
 from stellina.routing import BaseRoute, Router
-from stellina.routing._body import limiting
 from stellina.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
 
 AppType = TypeVar("AppType", bound="Stellina")
@@ -90,7 +90,7 @@ class Stellina:
         innermost: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self._debug)
         app = functools.reduce(_wrapped, reversed(self.user_middleware), innermost)
         if self.max_body_size is not None:
-            app = limiting(app, self.max_body_size, answer=True)
+            app = limit_body(app, self.max_body_size, always_answer=True)
         outermost = ServerErrorMiddleware(
             app, handler=server_error[-1] if server_error else None, debug=self._debug
         )

@@ -5,21 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stellina.asgi import get_header, split_host
+from stellina.asgi import BodyLimit, get_header, split_host
 from stellina.datastructures import URLPath
 from stellina.types import ASGIApp, Receive, Scope, Send
 
-from ._body import with_limit
 from ._paths import compile_path, conversions, convert, fill_template, replace_params
 from ._routes import (
     FULL,
     NO_MATCH,
     BaseRoute,
-    BodyLimit,
     Children,
     Described,
     Layers,
     Match,
+    MaxBodySize,
     NoMatchFound,
     PathMatching,
     first_reversal,
@@ -103,7 +102,7 @@ class Mount(_Delegating, PathMatching):
         name: str | None = None,
         *,
         middleware: Layers = None,
-        max_body_size: BodyLimit = None,
+        max_body_size: MaxBodySize = None,
     ) -> None:
         assert path == "" or path.startswith("/"), "Routed paths must start with '/'"
         assert app is not None or routes is not None, (
@@ -163,7 +162,7 @@ class Mount(_Delegating, PathMatching):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.max_body_size is not None and scope["type"] == "http":
-            await with_limit(self.app, self.max_body_size, scope, receive, send)
+            await BodyLimit.run(self.app, self.max_body_size, scope, receive, send)
         else:
             await self.app(scope, receive, send)
 

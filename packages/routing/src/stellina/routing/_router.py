@@ -11,6 +11,7 @@ from stellina.asgi import (
     MAX_BODY_SIZE_SCOPE_KEY,
     HTTPException,
     get_header,
+    limit_body,
     redirect,
     redirect_location,
     route_path,
@@ -22,7 +23,6 @@ from stellina.responses import Response
 from stellina.types import ASGIApp, Lifespan, Receive, Scope, Send
 from stellina.websockets import WebSocketClose
 
-from ._body import limiting
 from ._dispatch import Kind, Table
 from ._lifespan import lifespan_context, run_handlers, serve_lifespan
 from ._mounts import Host, Mount
@@ -33,9 +33,9 @@ from ._routes import (
     NOT_FOUND,
     PARTIAL,
     BaseRoute,
-    BodyLimit,
     Children,
     Layers,
+    MaxBodySize,
     Methods,
     NoMatchFound,
     RequestFunc,
@@ -115,7 +115,7 @@ class Router:
         lifespan: Lifespan[Any] | None = None,
         *,
         middleware: Layers = None,
-        max_body_size: BodyLimit = None,
+        max_body_size: MaxBodySize = None,
         on_startup: Sequence[Callable[[], Any]] | None = None,
         on_shutdown: Sequence[Callable[[], Any]] | None = None,
     ) -> None:
@@ -144,7 +144,7 @@ class Router:
         self._stack: ASGIApp | None = None
         if middleware or type(self).app is not Router.app or max_body_size is not None:
             stack = wrap(self.app, middleware)
-            self._stack = stack if max_body_size is None else limiting(stack, max_body_size)
+            self._stack = stack if max_body_size is None else limit_body(stack, max_body_size)
         self._http: Table
         self._websocket: Table
 

@@ -10,7 +10,14 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, 
 from enum import Enum
 from typing import Any, ClassVar, TypeAlias, cast
 
-from stellina.asgi import HTTPException, PlainText, route_path, too_large
+from stellina.asgi import (
+    CONTENT_TOO_LARGE,
+    BodyLimit,
+    HTTPException,
+    PlainText,
+    route_path,
+    too_large,
+)
 from stellina.concurrency import is_async_callable, run_in_threadpool
 from stellina.convertors import Convertor
 from stellina.datastructures import URLPath
@@ -20,7 +27,6 @@ from stellina.responses import Response
 from stellina.types import ASGIApp, Receive, Scope, Send
 from stellina.websockets import WebSocket, WebSocketClose
 
-from ._body import TOO_LARGE, declared_too_large, with_limit
 from ._handled import handled
 from ._paths import Conversions, compile_path, conversions, convert, fill_template
 
@@ -70,7 +76,7 @@ Methods: TypeAlias = Collection[str] | None
 #: The middleware wrapped around what a route, mount or router serves; the first outermost.
 Layers: TypeAlias = Sequence[Middleware] | None
 #: A request body limit in bytes; None inherits the one set further out.
-BodyLimit: TypeAlias = int | None
+MaxBodySize: TypeAlias = int | None
 #: The child routes of a router or mount.
 Children: TypeAlias = Sequence["BaseRoute"] | None
 
@@ -295,7 +301,7 @@ class Route(EndpointRoute):
         name: str | None = None,
         include_in_schema: bool = True,
         middleware: Layers = None,
-        max_body_size: BodyLimit = None,
+        max_body_size: MaxBodySize = None,
     ) -> None:
         self._compile(path, endpoint, name)
         self.include_in_schema = include_in_schema
@@ -348,15 +354,15 @@ class Route(EndpointRoute):
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a scope whose method is allowed: the body limit, then `app`."""
         if self.max_body_size is not None:
-            await with_limit(self._checked, self.max_body_size, scope, receive, send)
+            await BodyLimit.run(self._checked, self.max_body_size, scope, receive, send)
         else:
             await self._checked(scope, receive, send)
 
     async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if declared_too_large(scope):
+        if BodyLimit.declared_over(scope):
             if "app" in scope:
                 raise too_large()
-            await TOO_LARGE.send(send)
+            await CONTENT_TOO_LARGE.send(send)
             return
         await self.app(scope, receive, send)
 

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from stellina.asgi import (
-    MAX_BODY_SIZE_SCOPE_KEY,
-    BodyLimit,
-    HTTPException,
-    PlainText,
-    TrackedSend,
-    declared_length,
-)
+from stellina.asgi import CONTENT_TOO_LARGE, MAX_BODY_SIZE_SCOPE_KEY, BodyLimit, declared_length
 from stellina.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["MAX_BODY_SIZE_SCOPE_KEY", "RequestBodyLimitMiddleware"]
 
-_TOO_LARGE = PlainText(413, "Content Too Large")
 _ABSENT = object()
 
 
@@ -46,25 +38,15 @@ class RequestBodyLimitMiddleware:
             return
         declared = declared_length(scope)
         if declared is not None and declared > self.max_body_size:
-            await _TOO_LARGE.send(send)
+            await CONTENT_TOO_LARGE.send(send)
             return
         previous = scope.get(MAX_BODY_SIZE_SCOPE_KEY, _ABSENT)
         outer = BodyLimit.of(scope)
         outer_limit = None if outer is None else outer.limit
-        tracked = TrackedSend(send)
         try:
-            limited = BodyLimit.apply(scope, receive, self.max_body_size)
-            await self.app(scope, limited, tracked)
-        except HTTPException as exc:
-            limiter = BodyLimit.of(scope)
-            if tracked.started or exc.status_code != 413 or not (limiter and limiter.exceeded):
-                raise
-            await _TOO_LARGE.send(send)
-        else:
-            limiter = BodyLimit.of(scope)
-            if limiter is not None and limiter.exceeded and not tracked.started:
-                # The application swallowed the error and answered nothing.
-                await _TOO_LARGE.send(send)
+            await BodyLimit.run(
+                self.app, self.max_body_size, scope, receive, send, always_answer=True
+            )
         finally:
             if previous is _ABSENT:
                 scope.pop(MAX_BODY_SIZE_SCOPE_KEY, None)
