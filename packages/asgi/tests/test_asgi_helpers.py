@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stellina_testing import Recorder, http_scope
+from stellina_testing import Recorder, http_scope, websocket_scope
 
 from stellina.asgi import (
     TEXT_PLAIN,
@@ -16,7 +16,6 @@ from stellina.asgi import (
     find_exception_handler,
     get_header,
     redirect,
-    redirect_location,
     route_path,
     set_header,
 )
@@ -121,7 +120,8 @@ async def test_plain_text_as_a_websocket_denial() -> None:
 @pytest.mark.parametrize("websocket", [False, True])
 async def test_redirect(websocket: bool) -> None:
     recorder = Recorder()
-    await redirect(recorder.send, b"https://example.com/", websocket=websocket)
+    scope = websocket_scope() if websocket else http_scope()
+    await redirect(scope, recorder.send, "example.com", "https")
     prefix = "websocket." if websocket else ""
     assert recorder.sent == [
         {
@@ -143,11 +143,15 @@ async def test_redirect(websocket: bool) -> None:
         ("/lone-\ud800", b"", b"https://example.com/lone-%ED%A0%80"),
     ],
 )
-def test_redirect_location_is_ascii_and_keeps_path_and_query(
-    path: str, query: bytes, location: bytes
+@pytest.mark.parametrize("scheme", ["https", None])
+@pytest.mark.anyio
+async def test_redirect_location_is_ascii_and_keeps_path_and_query(
+    path: str, query: bytes, location: bytes, scheme: str | None
 ) -> None:
-    scope = http_scope(path=path, query_string=query)
-    assert redirect_location("https", "example.com", scope) == location
+    recorder = Recorder()
+    scope = http_scope(path=path, query_string=query, scheme="https")
+    await redirect(scope, recorder.send, "example.com", scheme)
+    assert dict(recorder.headers)[b"location"] == location
 
 
 # --- paths -----------------------------------------------------------------------------------

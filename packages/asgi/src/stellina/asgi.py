@@ -1,6 +1,6 @@
 """The few helpers every plain ASGI piece shares, each written once, here.
 
-- replies: `PlainText` (a canned plain-text response), `redirect` and `redirect_location`;
+- replies: `PlainText` (a canned plain-text response), `INVALID_HOST`, `redirect`;
 - headers: `get_header`, `set_header`, `add_vary`;
 - paths: `route_path`, the path below the scope's ``root_path``;
 - hosts: `split_host`, `port_number`, IPv6- and IPvFuture-aware, refusing anything that could
@@ -26,6 +26,7 @@ from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "CONTENT_TOO_LARGE",
+    "INVALID_HOST",
     "MAX_BODY_SIZE_SCOPE_KEY",
     "TEXT_PLAIN",
     "URL_SAFE",
@@ -42,7 +43,6 @@ __all__ = [
     "limit_body",
     "port_number",
     "redirect",
-    "redirect_location",
     "route_path",
     "set_header",
     "split_host",
@@ -93,7 +93,11 @@ class PlainText:
         await send(body)
 
 
-def redirect_location(scheme: str, netloc: str, scope: Scope) -> bytes:
+#: The answer to a request whose Host header cannot be used.
+INVALID_HOST = PlainText(400, "Invalid host header")
+
+
+def _location(scheme: str, netloc: str, scope: Scope) -> bytes:
     """The percent-encoded URL of the scope's path and query string at ``scheme://netloc``."""
     url = f"{scheme}://{netloc}" + scope["path"].encode("utf-8", "surrogatepass").decode("latin-1")
     query: bytes = scope.get("query_string", b"")
@@ -102,9 +106,14 @@ def redirect_location(scheme: str, netloc: str, scope: Scope) -> bytes:
     return quote(url.encode("latin-1"), safe=URL_SAFE).encode("ascii")
 
 
-async def redirect(send: Send, location: bytes, *, websocket: bool = False) -> None:
-    """Answer with an empty 307 Temporary Redirect to ``location``."""
-    prefix = "websocket." if websocket else ""
+async def redirect(scope: Scope, send: Send, netloc: str, scheme: str | None = None) -> None:
+    """Answer with an empty 307 to the scope's path and query string at ``netloc``.
+
+    The scheme is the scope's unless given; a WebSocket scope gets the redirect as its
+    denial response.
+    """
+    location = _location(scheme or scope.get("scheme", "http"), netloc, scope)
+    prefix = "websocket." if scope["type"] == "websocket" else ""
     headers = [(b"content-length", b"0"), (b"location", location)]
     await send({"type": prefix + "http.response.start", "status": 307, "headers": headers})
     await send({"type": prefix + "http.response.body", "body": b""})

@@ -13,7 +13,6 @@ from stellina.asgi import (
     get_header,
     limit_body,
     redirect,
-    redirect_location,
     route_path,
     split_host,
 )
@@ -293,10 +292,7 @@ class Router:
                 if scope_type == "http" and self.redirect_slashes and path != "/":
                     twin = _slash_twin(scope, table, path)
                     if twin is not None:
-                        netloc = _netloc(scope)
-                        await redirect(
-                            send, redirect_location(scope.get("scheme", "http"), netloc, twin)
-                        )
+                        await redirect(twin, send, _netloc(scope))
                         return
                 await self.default(scope, receive, send)
                 return

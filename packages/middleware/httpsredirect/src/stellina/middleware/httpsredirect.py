@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from stellina.asgi import (
-    PlainText,
-    get_header,
-    port_number,
-    redirect,
-    redirect_location,
-    split_host,
-)
+from stellina.asgi import INVALID_HOST, get_header, port_number, redirect, split_host
 from stellina.types import ASGIApp, Receive, Scope, Send
 
 _SECURE = {"http": "https", "ws": "wss"}
-_INVALID_HOST = PlainText(400, "Invalid host header")
 
 
 def _netloc(host: str, port: int | None) -> str:
@@ -64,9 +56,8 @@ class HTTPSRedirectMiddleware:
         if secure is None or scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        websocket = scope["type"] == "websocket"
         netloc = _secure_netloc(scope)
         if netloc is None:
-            await _INVALID_HOST.send(send, websocket=websocket)
+            await INVALID_HOST.send(send, websocket=scope["type"] == "websocket")
             return
-        await redirect(send, redirect_location(secure, netloc, scope), websocket=websocket)
+        await redirect(scope, send, netloc, secure)

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from stellina.asgi import (
-    PlainText,
-    get_header,
-    port_number,
-    redirect,
-    redirect_location,
-    split_host,
-)
+from stellina.asgi import INVALID_HOST, get_header, port_number, redirect, split_host
 from stellina.types import ASGIApp, Receive, Scope, Send
 
 ENFORCE_DOMAIN_WILDCARD = "Domain wildcard patterns must be like '*.example.com'."
 
-_INVALID_HOST = PlainText(400, "Invalid host header")
 _CACHE_SIZE = 256
 
 
@@ -91,12 +83,9 @@ class TrustedHostMiddleware:
             self._accepted.add(raw)
             await self.app(scope, receive, send)
             return
-        websocket = scope["type"] == "websocket"
         if parts is not None and self.www_redirect and parts[0] in self._patterns.www:
             host, port = parts
             number = port_number(port)
-            netloc = f"www.{host}" if number is None else f"www.{host}:{number}"
-            location = redirect_location(scope.get("scheme", "http"), netloc, scope)
-            await redirect(send, location, websocket=websocket)
+            await redirect(scope, send, f"www.{host}" if number is None else f"www.{host}:{number}")
             return
-        await _INVALID_HOST.send(send, websocket=websocket)
+        await INVALID_HOST.send(send, websocket=scope["type"] == "websocket")
