@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn
 
 import anyio
@@ -158,20 +158,14 @@ class _StreamingResponse(Response):
     """The response ``call_next`` returns: relays the wrapped app's body as it comes."""
 
     def __init__(
-        self,
-        content: AsyncIterable[bytes | str | Message],
-        status_code: int = 200,
-        headers: Mapping[str, str] | None = None,
-        media_type: str | None = None,
-        info: Mapping[str, Any] | None = None,
+        self, start: Message, body: AsyncIterable[bytes | str | Message], info: Any = None
     ) -> None:
+        # Status and headers as the app's start message has them; dispatch may change both.
+        self.status_code: int = start["status"]
+        self.raw_headers = list(start.get("headers", ()))
+        self.body_iterator = body
         self.info = info
-        self.body_iterator = content
-        self.status_code = status_code
-        if media_type is not None:
-            self.media_type = media_type
         self.background = None
-        self.init_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.info is not None:
@@ -271,9 +265,7 @@ class _Exchange:
             raise RuntimeError("No response returned.")
         if message["type"] != "http.response.start":
             raise RuntimeError(f"Unexpected message: {message['type']!r}")
-        response = _StreamingResponse(self.relay_body(), message["status"], info=info)
-        response.raw_headers = list(message.get("headers", ()))
-        return response
+        return _StreamingResponse(message, self.relay_body(), info)
 
     async def relay_body(self) -> AsyncIterator[bytes | Message]:
         get = self.handoff.get
