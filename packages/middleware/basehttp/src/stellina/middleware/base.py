@@ -288,6 +288,29 @@ class _Exchange:
         if self.app_exc is not None:  # the app failed halfway through its body
             self.reraise()
 
+    async def run(self, dispatch: DispatchFunction) -> None:
+        """Answer the request: ``dispatch`` with its Request, then the response it returns."""
+        scope, send = self.scope, self.send
+        raised: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as group:
+                self.group = group
+                try:
+                    response = await dispatch(
+                        _DispatchRequest(scope, self.body, send), self.call_next
+                    )
+                    await response(scope, self.body.for_app, send)
+                except BaseException as exc:
+                    raised = exc
+                    raise
+                self.finish()
+        except BaseExceptionGroup as group_error:
+            if group_error is not raised:  # a group of the task group's, not of dispatch or app
+                _raise_sole(group_error)
+            raise
+        if self.app_exc is not None and not self.exc_raised:
+            raise self.app_exc
+
     def finish(self) -> None:
         """The response is sent: drop whatever the app still sends, end its receives."""
         self.response_sent = True
@@ -322,28 +345,10 @@ class BaseHTTPMiddleware:
         self.dispatch_func = self.dispatch if dispatch is None else dispatch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await _Exchange(self.app, scope, receive, send).run(self.dispatch_func)
+        else:
             await self.app(scope, receive, send)
-            return
-        exchange = _Exchange(self.app, scope, receive, send)
-        request = _DispatchRequest(scope, exchange.body, send)
-        raised: BaseException | None = None
-        try:
-            async with anyio.create_task_group() as group:
-                exchange.group = group
-                try:
-                    response = await self.dispatch_func(request, exchange.call_next)
-                    await response(scope, exchange.body.for_app, send)
-                except BaseException as exc:
-                    raised = exc
-                    raise
-                exchange.finish()
-        except BaseExceptionGroup as group_error:
-            if group_error is not raised:  # a group of the task group's, not of dispatch or app
-                _raise_sole(group_error)
-            raise
-        if exchange.app_exc is not None and not exchange.exc_raised:
-            raise exchange.app_exc
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         """Override to handle ``request``; ``await call_next(request)`` runs the app."""
