@@ -87,17 +87,22 @@ class MultiPartException(Exception):
 # --- urlencoded ------------------------------------------------------------------------------
 
 
-def _form_unquote(data: bytes) -> str:
-    """Decode one urlencoded name or value: ``+`` is a space, ``%XX`` a byte of UTF-8.
+def _form_unquote(data: bytes, start: int = 0) -> str:
+    """Decode one urlencoded name or value, ``data[start:]``: ``+`` is a space, ``%XX`` a byte.
 
-    The text of ``unquote_plus(data.decode("latin-1"))``. Pure ASCII (what browsers send)
-    is decoded in C: ``%`` becomes ``\\x`` for ``codecs.escape_decode``, other backslashes
-    doubled first, so that no other escape can occur.
+    The text of ``unquote_plus(data[start:].decode("latin-1"))``. Without escapes (a large
+    plain value, say) the text is decoded in place, with no copy of the bytes. Pure ASCII (what
+    browsers send) is decoded in C: ``%`` becomes ``\\x`` for ``codecs.escape_decode``, other
+    backslashes doubled first, so that no other escape can occur.
     """
+    if data.find(b"%", start) < 0:
+        if data.find(b"+", start) < 0:
+            return str(memoryview(data)[start:], "latin-1")
+        return data[start:].replace(b"+", b" ").decode("latin-1")
+    if start:
+        data = data[start:]
     if b"+" in data:
         data = data.replace(b"+", b" ")
-    if b"%" not in data:
-        return data.decode("latin-1")
     if data.isascii():
         escaped = data.replace(b"\\", b"\\\\") if b"\\" in data else data
         try:
@@ -107,6 +112,14 @@ def _form_unquote(data: bytes) -> str:
         else:
             return raw.decode("utf-8", "replace")
     return unquote(data.decode("latin-1"))
+
+
+def _decode_field(field: bytes) -> tuple[str, str]:
+    """The decoded name and value of one ``name=value`` field (no ``=``: an empty value)."""
+    equals = field.find(b"=")
+    if equals < 0:
+        return _form_unquote(field), ""
+    return _form_unquote(field[:equals]), _form_unquote(field, equals + 1)
 
 
 # From this many fields on, one decoding call over all of them beats one call a field; below
@@ -120,13 +133,13 @@ def _decode_fields(fields: list[bytes]) -> list[tuple[str, str | UploadFile]]:
     Many fields are decoded in one call over their NUL-joined bytes, then split apart again,
     unless the body holds a NUL (itself or as ``%00``); a few are cheaper decoded each.
     """
-    parts = [field.partition(b"=") for field in fields]
-    if len(parts) >= _JOINED_DECODING_FROM:
+    if len(fields) >= _JOINED_DECODING_FROM:
+        parts = [field.partition(b"=") for field in fields]
         joined = b"\x00".join([b"%s\x00%s" % (name, value) for name, _, value in parts])
         if joined.count(b"\x00") == 2 * len(parts) - 1 and b"%00" not in joined:
             pieces = iter(_form_unquote(joined).split("\x00"))
             return list(zip(pieces, pieces, strict=True))
-    return [(_form_unquote(name), _form_unquote(value)) for name, _, value in parts]
+    return [_decode_field(field) for field in fields]
 
 
 class FormParser:
@@ -150,14 +163,17 @@ class FormParser:
         self.max_fields = max_fields
         self.max_part_size = max_part_size
         self._current_fields = 0
-        # The field cut off by the end of the chunks so far, and where its "=" is (-1: none).
-        self._partial = bytearray()
+        # The field cut off by the end of the chunks so far: its pieces, their size, and where
+        # its "=" is (-1: none yet). Pieces are joined once, when the field ends: a field that
+        # came in one piece is never copied.
+        self._pieces: list[bytes] = []
+        self._size = 0
         self._equals = -1
 
     @property
     def _field_value(self) -> bytes:
         """The buffered value of the field being received."""
-        return bytes(self._partial[self._equals + 1 :]) if self._equals >= 0 else b""
+        return b"".join(self._pieces)[self._equals + 1 :] if self._equals >= 0 else b""
 
     async def parse(self) -> FormData:
         """Read the whole stream and return its fields, in order."""
@@ -169,33 +185,38 @@ class FormParser:
                 continue
             first = chunk.find(b"&")
             self._grow_partial(chunk[:first])
-            if self._partial:
-                self._count(1)
-                fields.append(bytes(self._partial))
-                self._partial.clear()
-                self._equals = -1
+            if self._pieces:
+                fields.append(self._take_partial())
             if first < last:
                 fields += self._whole_fields(chunk[first + 1 : last])
             self._grow_partial(chunk[last + 1 :])
-        if self._partial:
-            self._count(1)
-            fields.append(bytes(self._partial))
+        if self._pieces:
+            fields.append(self._take_partial())
         return FormData(_decode_fields(fields))
 
     def _grow_partial(self, piece: bytes) -> None:
         """Add ``piece`` (holding no ``&``) to the partial field, within the size limit."""
         if not piece:
             return
-        size = len(self._partial)
         if self._equals < 0:
             found = piece.find(b"=")
             if found >= 0:
-                self._equals = size + found
-        size += len(piece)
+                self._equals = self._size + found
+        size = self._size + len(piece)
         # The name and the value count together; the "=" between them does not.
         if size - (self._equals >= 0) > self.max_part_size:
             raise self._too_large()
-        self._partial += piece
+        self._pieces.append(piece)
+        self._size = size
+
+    def _take_partial(self) -> bytes:
+        """The partial field, now whole and counted; the buffer is left empty."""
+        self._count(1)
+        field = b"".join(self._pieces)
+        self._pieces.clear()
+        self._size = 0
+        self._equals = -1
+        return field
 
     def _whole_fields(self, data: bytes) -> list[bytes]:
         """The non-empty ``&``-separated fields of ``data``, counted and size-checked."""
