@@ -45,17 +45,6 @@ def fixed_app(body: bytes, content_type: bytes = TEXT_PLAIN, status: int = 200) 
 OK = fixed_app(b"ok")
 
 
-async def drain(receive: Receive) -> bytes:
-    """Read a request body to its end, as a bare app does."""
-    parts = []
-    more = True
-    while more:
-        message = await receive()
-        parts.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    return b"".join(parts)
-
-
 def resource_routes(routing: Any, resources: int, endpoint: Any, item: Any = None) -> list[Any]:
     """``resources`` x ("/r{i}", "/r{i}/{id:int}", ".../items", ".../items/{item}") routes.
 

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from benchlib import IMPLS, KIB, MIB, drain, json_items, module, split
+from benchlib import IMPLS, KIB, MIB, json_items, module, split
+from stellina_testing import read_body as drain
 
 EMPTY = b""
 

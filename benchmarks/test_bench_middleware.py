@@ -8,7 +8,8 @@ import random
 from typing import Any
 
 import pytest
-from benchlib import IMPLS, KIB, MIB, PEERS, drain, fixed_app, module
+from benchlib import IMPLS, KIB, MIB, PEERS, fixed_app, module
+from stellina_testing import read_body as drain
 
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 

@@ -12,15 +12,40 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from stellina.testclient import TestClient
-    from stellina.types import ASGIApp, Message, Scope
+    from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ClientFactory", "Recorder", "http_scope", "websocket_scope"]
+__all__ = ["ClientFactory", "HeldApp", "Recorder", "http_scope", "read_body", "websocket_scope"]
 
 
 class ClientFactory(Protocol):
     """The ``test_client_factory`` fixture: a TestClient on the test's anyio backend."""
 
     def __call__(self, app: ASGIApp, *args: Any, **kwargs: Any) -> TestClient: ...
+
+
+class HeldApp:
+    """An app that starts its answer, then waits until it is cancelled.
+
+    It sends a 200 response start (or accepts the WebSocket) and sleeps; each time the caller
+    cancels it, "cancelled" is appended to ``events``.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        import anyio
+
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+        else:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            self.events.append("cancelled")
+            raise
 
 
 def http_scope(**overrides: Any) -> Scope:
@@ -49,6 +74,17 @@ def websocket_scope(**overrides: Any) -> Scope:
     del scope["method"]
     scope.update(overrides)
     return scope
+
+
+async def read_body(receive: Receive) -> bytes:
+    """Read a request body from ``receive`` to its end, as a bare app does; the bytes joined."""
+    parts = []
+    more = True
+    while more:
+        message = await receive()
+        parts.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(parts)
 
 
 class Recorder:
@@ -81,6 +117,22 @@ class Recorder:
     async def run(self, app: ASGIApp, scope: Scope) -> list[Message]:
         """Call ``app`` with ``scope`` and this recorder's ends; the messages it sent."""
         await app(scope, self.receive, self.send)
+        return self.sent
+
+    async def answer(self, app: ASGIApp, scope: Scope) -> list[Message]:
+        """Like ``run``, but an ``HTTPException`` the app raises is answered, as by an application.
+
+        The answer is plain text, with the exception's status and headers.
+        """
+        from stellina.exceptions import HTTPException
+        from stellina.responses import PlainTextResponse
+
+        try:
+            await app(scope, self.receive, self.send)
+        except HTTPException as exc:
+            await PlainTextResponse(exc.detail, exc.status_code, exc.headers)(
+                scope, self.receive, self.send
+            )
         return self.sent
 
     @property

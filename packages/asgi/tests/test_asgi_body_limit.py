@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from stellina_testing import Recorder, http_scope
+from stellina_testing import Recorder, http_scope, read_body
 
 from stellina.asgi import MAX_BODY_SIZE_SCOPE_KEY, BodyLimit, HTTPException, declared_length
-from stellina.types import Receive
-
-
-async def read_all(receive: Receive) -> bytes:
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    return b"".join(chunks)
 
 
 @pytest.mark.anyio
 async def test_body_within_the_limit() -> None:
     scope = http_scope()
     receive = BodyLimit.apply(scope, Recorder.with_body(b"abc", b"de").receive, 5)
-    assert await read_all(receive) == b"abcde"
+    assert await read_body(receive) == b"abcde"
     limiter = BodyLimit.of(scope)
     assert limiter is receive
     assert limiter is not None
@@ -52,7 +41,7 @@ async def test_crossing_the_limit_raises_413_and_keeps_raising() -> None:
 async def test_no_limit_counts_without_refusing() -> None:
     scope = http_scope()
     receive = BodyLimit.apply(scope, Recorder.with_body(b"x" * 10_000).receive, None)
-    assert len(await read_all(receive)) == 10_000
+    assert len(await read_body(receive)) == 10_000
     assert scope[MAX_BODY_SIZE_SCOPE_KEY] is None
 
 
@@ -63,7 +52,7 @@ async def test_inner_layers_change_the_limit_of_the_same_counter() -> None:
     copied = dict(scope)  # middleware may pass a shallow copy on
     inner = BodyLimit.apply(copied, outer, 10)
     assert inner is outer  # the counter is reused, not stacked
-    assert await read_all(inner) == b"12345678"
+    assert await read_body(inner) == b"12345678"
     assert copied[MAX_BODY_SIZE_SCOPE_KEY] == 10
 
 
@@ -71,7 +60,7 @@ async def test_inner_layers_change_the_limit_of_the_same_counter() -> None:
 async def test_lowering_below_what_was_read_raises_at_once() -> None:
     scope = http_scope()
     receive = BodyLimit.apply(scope, Recorder.with_body(b"123456").receive, 10)
-    await read_all(receive)
+    await read_body(receive)
     with pytest.raises(HTTPException) as caught:
         BodyLimit.apply(scope, receive, 5)
     assert caught.value.status_code == 413

@@ -176,28 +176,6 @@ def test_from_scope_ipv6_host_header() -> None:
     assert url.hostname == "::1"
 
 
-@pytest.mark.parametrize(
-    "host",
-    [
-        b"",
-        b"evil.test/path",
-        b"evil.test?x",
-        b"evil.test#x",
-        b"a b",
-        b"u@evil.test",
-        b"\xff",
-        b"a.test:99999",
-        b"a.test:123456",
-        b"a.test:x",
-        b"[::1",
-    ],
-)
-def test_from_scope_ignores_malformed_host_header(host: bytes) -> None:
-    url = URL(scope=make_scope(headers=[(b"host", host)]))
-    assert url == "http://example.org:8000/some/path"
-    assert url.hostname == "example.org"
-
-
 def test_from_scope_query_string_encodings() -> None:
     utf8 = URL(scope=make_scope(query_string="q=café".encode()))
     assert utf8.query == "q=café"

@@ -18,15 +18,20 @@ scope_on = partial(http_scope, server=("backend.internal", 8080), path="/admin")
     "host",
     [
         b"evil.test/?x=",
+        b"evil.test?x",
         b"evil.test#frag",
         b"evil.test/path",
         b"user@evil.test",
         b"user:pw@evil.test",
         b"evil.test\\x",
         b"evil .test",
+        b"a b",
         b"evil.test\r\nx-injected: 1",
         b"evil.test:65536",
+        b"evil.test:99999",
+        b"evil.test:123456",
         b"evil.test:99999999999999999999",
+        b"evil.test:x",
         b"evil.test:80a",
         b"evil.test:-1",
         b"[::1",
@@ -36,12 +41,15 @@ scope_on = partial(http_scope, server=("backend.internal", 8080), path="/admin")
         b"[V1.upper]",
         b"",
         b":80",
+        b"\xff",
         b"\xff\xfe",
     ],
 )
 def test_unusable_host_header_falls_back_to_the_server(host: bytes) -> None:
     url = URL(scope=scope_on(headers=[(b"host", host)]))
+    assert url == "http://backend.internal:8080/admin"
     assert url.netloc == "backend.internal:8080"
+    assert url.hostname == "backend.internal"
     assert url.path == "/admin"
 
 

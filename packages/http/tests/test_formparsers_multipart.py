@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
@@ -143,38 +143,33 @@ async def test_quoted_boundary_and_extra_params() -> None:
 
 
 @pytest.mark.anyio
-async def test_utf8_names_and_filenames() -> None:
-    body = body_of(
-        field("naïve", "ok"),
-        file("upload", "résumé ✓.txt".encode(), b"cv"),
-    )
-    form = await parse(body)
-    assert form["naïve"] == "ok"
-    upload = form["upload"]
+@pytest.mark.parametrize(
+    ("name", "value", "filename", "charset", "expected_value", "expected_filename"),
+    [
+        ("naïve", b"ok", "résumé ✓.txt".encode(), "", "ok", "résumé ✓.txt"),
+        ("name", "café".encode("latin-1"), "é.txt".encode("latin-1"), "latin-1", "café", "é.txt"),
+        ("bad", b"\xff\xfe", b"\xe9.txt", "", "\xff\xfe", "\xe9.txt"),
+    ],
+    ids=["utf8-names-and-filenames", "charset-parameter", "undecodable-falls-back-to-latin1"],
+)
+async def test_fields_and_filenames_are_decoded(
+    name: str,
+    value: bytes,
+    filename: bytes,
+    charset: str,
+    expected_value: str,
+    expected_filename: str,
+) -> None:
+    body = body_of(field(name, value), file("f", filename, b"cv"))
+    form = await parse(body, headers=content_type(extra=f"; charset={charset}" if charset else ""))
+    assert form[name] == expected_value
+    upload = form["f"]
     assert isinstance(upload, UploadFile)
-    assert upload.filename == "résumé ✓.txt"
+    assert upload.filename == expected_filename
 
 
 @pytest.mark.anyio
-async def test_charset_parameter_decodes_fields_and_filenames() -> None:
-    body = body_of(
-        field("name", "café".encode("latin-1")), file("f", "é.txt".encode("latin-1"), b"")
-    )
-    form = await parse(body, headers=content_type(extra="; charset=latin-1"))
-    assert form["name"] == "café"
-    upload = form["f"]
-    assert isinstance(upload, UploadFile)
-    assert upload.filename == "é.txt"
-
-
-@pytest.mark.anyio
-async def test_undecodable_values_fall_back_to_latin1() -> None:
-    body = body_of(field("bad", b"\xff\xfe"), file("f", b"\xe9.txt", b""))
-    form = await parse(body)
-    assert form["bad"] == "\xff\xfe"
-    upload = form["f"]
-    assert isinstance(upload, UploadFile)
-    assert upload.filename == "\xe9.txt"
+async def test_unknown_charset_falls_back_to_latin1() -> None:
     unknown = await parse(
         body_of(field("a", b"\xe9")), headers=content_type(extra="; charset=nope")
     )
@@ -314,31 +309,26 @@ async def endless(prefix: bytes, filler: bytes, counter: list[int]) -> AsyncGene
 
 
 @pytest.mark.anyio
-async def test_endless_field_is_cut_off() -> None:
+@pytest.mark.parametrize(
+    ("after_boundary", "filler", "match"),
+    [
+        (
+            b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n',
+            b"z" * 65536,
+            "Part exceeded maximum size of 1024KB.",
+        ),
+        (b"\r\nX-Long: ", b"h" * 1024, None),
+        (b"\r\n", b"n" * 1024, None),
+    ],
+    ids=["field", "header-value", "header-name"],
+)
+async def test_endless_part_is_cut_off(
+    after_boundary: bytes, filler: bytes, match: str | None
+) -> None:
     counter = [0]
-    prefix = b"--" + BOUNDARY.encode() + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n'
-    parser = MultiPartParser(content_type(), endless(prefix, b"z" * 65536, counter))
-    with pytest.raises(MultiPartException, match="Part exceeded maximum size of 1024KB."):
-        await parser.parse()
-    assert counter[0] <= 17
-
-
-@pytest.mark.anyio
-async def test_endless_header_value_is_cut_off() -> None:
-    counter = [0]
-    prefix = b"--" + BOUNDARY.encode() + b"\r\nX-Long: "
-    parser = MultiPartParser(content_type(), endless(prefix, b"h" * 1024, counter))
-    with pytest.raises(MultiPartException):
-        await parser.parse()
-    assert counter[0] <= 17
-
-
-@pytest.mark.anyio
-async def test_endless_header_name_is_cut_off() -> None:
-    counter = [0]
-    prefix = b"--" + BOUNDARY.encode() + b"\r\n"
-    parser = MultiPartParser(content_type(), endless(prefix, b"n" * 1024, counter))
-    with pytest.raises(MultiPartException):
+    prefix = b"--" + BOUNDARY.encode() + after_boundary
+    parser = MultiPartParser(content_type(), endless(prefix, filler, counter))
+    with pytest.raises(MultiPartException, match=match):
         await parser.parse()
     assert counter[0] <= 17
 
@@ -382,27 +372,34 @@ async def test_truncated_file_is_closed(monkeypatch: pytest.MonkeyPatch) -> None
     await form.close()
 
 
-@pytest.mark.anyio
-async def test_files_are_closed_when_a_limit_is_hit() -> None:
-    body = body_of(file("f", "a.txt", b"data"), field("x", "1"), field("y", "2"))
-    parser = MultiPartParser(content_type(), stream_of([body, b""]), max_fields=1)
-    with pytest.raises(MultiPartException):
-        await parser.parse()
-    uploads = [value for _, value in parser.items if isinstance(value, UploadFile)]
-    assert len(uploads) == 1
-    assert uploads[0].file.closed
+async def failing_after(data: bytes) -> AsyncGenerator[bytes, None]:
+    yield data
+    raise ConnectionResetError("client went away")
+
+
+ONE_FILE_THEN_FIELDS = body_of(file("f", "a.txt", b"data"), field("x", "1"), field("y", "2"))
 
 
 @pytest.mark.anyio
-async def test_files_are_closed_when_the_stream_fails() -> None:
-    body = body_of(file("f", "a.txt", b"data"), field("x", "1"))
-
-    async def failing() -> AsyncGenerator[bytes, None]:
-        yield body[: body.index(b'name="x"')]
-        raise ConnectionResetError("client went away")
-
-    parser = MultiPartParser(content_type(), failing())
-    with pytest.raises(ConnectionResetError):
+@pytest.mark.parametrize(
+    ("stream", "limits", "error"),
+    [
+        (lambda: stream_of([ONE_FILE_THEN_FIELDS, b""]), {"max_fields": 1}, MultiPartException),
+        (
+            lambda: failing_after(ONE_FILE_THEN_FIELDS[: ONE_FILE_THEN_FIELDS.index(b'name="x"')]),
+            {},
+            ConnectionResetError,
+        ),
+    ],
+    ids=["a-limit-is-hit", "the-stream-fails"],
+)
+async def test_files_are_closed_when_parsing_fails(
+    stream: Callable[[], AsyncGenerator[bytes, None]],
+    limits: dict[str, int],
+    error: type[Exception],
+) -> None:
+    parser = MultiPartParser(content_type(), stream(), **limits)
+    with pytest.raises(error):
         await parser.parse()
     uploads = [value for _, value in parser.items if isinstance(value, UploadFile)]
     assert len(uploads) == 1

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+from stellina_testing import Recorder, http_scope
 
 from stellina.datastructures import Headers
 from stellina.exceptions import HTTPException
@@ -37,27 +38,19 @@ def test_http_exception_known_code_keeps_its_phrase() -> None:
 async def test_multipart_byteranges_body_ends_at_closing_delimiter(tmp_path: Path) -> None:
     path = tmp_path / "data.bin"
     path.write_bytes(bytes(range(16)))
-    sent: list[Message] = []
+    recorder = Recorder()
 
     async def receive() -> Message:
         await anyio.sleep_forever()
         raise AssertionError("the disconnect listener outlived the response")
 
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "headers": [(b"range", b"bytes=0-1,4-5")],
-    }
-    await FileResponse(path, media_type="application/x-test")(scope, receive, send)
-    headers = dict(sent[0]["headers"])
+    scope = http_scope(headers=[(b"range", b"bytes=0-1,4-5")])
+    await FileResponse(path, media_type="application/x-test")(scope, receive, recorder.send)
+    headers = dict(recorder.headers)
     match = re.fullmatch(rb"multipart/byteranges; boundary=([0-9a-f]+)", headers[b"content-type"])
     assert match is not None
     boundary = match.group(1)
-    body = b"".join(message.get("body", b"") for message in sent[1:])
+    body = recorder.body
     head = b"--%s\r\nContent-Type: application/x-test\r\nContent-Range: bytes %s/16\r\n\r\n"
     assert body == (
         head % (boundary, b"0-1")

@@ -6,13 +6,13 @@ import sys
 from typing import Any
 
 import pytest
+from stellina_testing import Recorder, http_scope
 
 from stellina.datastructures import FormData, UploadFile
 from stellina.exceptions import HTTPException
 from stellina.formparsers import MultiPartException
 from stellina.requests import Request
 
-Message = dict[str, Any]
 BOUNDARY = "----stellinaboundary"
 
 
@@ -20,21 +20,8 @@ def make_request(content_type: str | None, body: bytes, **scope: Any) -> Request
     headers = [(b"host", b"testserver")]
     if content_type is not None:
         headers.append((b"content-type", content_type.encode()))
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> Message:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
     return Request(
-        {
-            "type": "http",
-            "method": "POST",
-            "path": "/",
-            "query_string": b"",
-            "headers": headers,
-            **scope,
-        },
-        receive,
+        http_scope(method="POST", headers=headers, **scope), Recorder.with_body(body).receive
     )
 
 
@@ -123,13 +110,26 @@ async def test_form_after_stream_consumed() -> None:
 
 
 @pytest.mark.anyio
-async def test_too_many_files_inside_app_is_http_400() -> None:
-    body = multipart(("a", "1.txt", b"1"), ("b", "2.txt", b"2"))
-    request = make_request(MULTIPART, body, app=object())
+@pytest.mark.parametrize(
+    ("parts", "limits", "detail"),
+    [
+        (
+            [("a", "1.txt", b"1"), ("b", "2.txt", b"2")],
+            {"max_files": 1},
+            "Too many files. Maximum number of files is 1.",
+        ),
+        ([("a", None, b"x" * 2048)], {"max_part_size": 1024}, "Part exceeded maximum size of 1KB."),
+    ],
+    ids=["too-many-files", "part-too-large"],
+)
+async def test_limits_inside_app_are_http_400(
+    parts: list[tuple[str, str | None, bytes]], limits: dict[str, int], detail: str
+) -> None:
+    request = make_request(MULTIPART, multipart(*parts), app=object())
     with pytest.raises(HTTPException) as info:
-        await request.form(max_files=1)
+        await request.form(**limits)
     assert info.value.status_code == 400
-    assert info.value.detail == "Too many files. Maximum number of files is 1."
+    assert info.value.detail == detail
 
 
 @pytest.mark.anyio
@@ -139,16 +139,6 @@ async def test_too_many_fields_outside_app_reraises() -> None:
     with pytest.raises(MultiPartException) as info:
         await request.form(max_fields=1)
     assert info.value.message == "Too many fields. Maximum number of fields is 1."
-
-
-@pytest.mark.anyio
-async def test_part_too_large() -> None:
-    body = multipart(("a", None, b"x" * 2048))
-    request = make_request(MULTIPART, body, app=object())
-    with pytest.raises(HTTPException) as info:
-        await request.form(max_part_size=1024)
-    assert info.value.status_code == 400
-    assert info.value.detail == "Part exceeded maximum size of 1KB."
 
 
 @pytest.mark.anyio

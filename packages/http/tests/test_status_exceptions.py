@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import http
-import re
 
 import pytest
 
 from stellina import status
-from stellina.exceptions import HTTPException, StellinaDeprecationWarning, WebSocketException
+from stellina.exceptions import HTTPException, WebSocketException
 
 
 def test_every_http_constant_matches_its_code_and_name() -> None:
@@ -40,22 +39,6 @@ def test_every_websocket_constant() -> None:
 def test_all_names_exist() -> None:
     for name in status.__all__:
         assert isinstance(getattr(status, name), int)
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ("HTTP_413_REQUEST_ENTITY_TOO_LARGE", "HTTP_413_CONTENT_TOO_LARGE"),
-        ("HTTP_414_REQUEST_URI_TOO_LONG", "HTTP_414_URI_TOO_LONG"),
-        ("HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE", "HTTP_416_RANGE_NOT_SATISFIABLE"),
-        ("HTTP_422_UNPROCESSABLE_ENTITY", "HTTP_422_UNPROCESSABLE_CONTENT"),
-    ],
-)
-def test_deprecated_names_warn(old: str, new: str) -> None:
-    message = f"'{old}' is deprecated. Use '{new}' instead."
-    with pytest.warns(StellinaDeprecationWarning, match=re.escape(message)):
-        value = getattr(status, old)
-    assert value == getattr(status, new)
 
 
 def test_unknown_name_is_attribute_error() -> None:

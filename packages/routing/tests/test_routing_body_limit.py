@@ -65,7 +65,18 @@ async def test_declared_length_is_refused_before_the_endpoint_runs() -> None:
     assert not ran
 
 
-def test_route_raises_and_lowers_the_router_limit(test_client_factory: ClientFactory) -> None:
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/big", b"12345678", 200),
+        ("/small", b"123", 413),
+        ("/default", b"123456", 413),
+        ("/default", b"12345", 200),
+    ],
+)
+def test_route_raises_and_lowers_the_router_limit(
+    test_client_factory: ClientFactory, path: str, body: bytes, status: int
+) -> None:
     router = Router(
         [
             Route("/big", echo, methods=["POST"], max_body_size=10),
@@ -74,11 +85,7 @@ def test_route_raises_and_lowers_the_router_limit(test_client_factory: ClientFac
         ],
         max_body_size=5,
     )
-    client = test_client_factory(router)
-    assert client.post("/big", content=b"12345678").status_code == 200
-    assert client.post("/small", content=b"123").status_code == 413
-    assert client.post("/default", content=b"123456").status_code == 413
-    assert client.post("/default", content=b"12345").status_code == 200
+    assert test_client_factory(router).post(path, content=body).status_code == status
 
 
 def test_route_limit_alone(test_client_factory: ClientFactory) -> None:
@@ -88,7 +95,13 @@ def test_route_limit_alone(test_client_factory: ClientFactory) -> None:
     assert client.post("/", content=b"1234", headers={"content-length": "x"}).status_code == 413
 
 
-def test_mount_limit_applies_below_it(test_client_factory: ClientFactory) -> None:
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [("/up/", b"12345678", 200), ("/up/", b"123456789", 413), ("/", b"123", 413)],
+)
+def test_mount_limit_applies_below_it(
+    test_client_factory: ClientFactory, path: str, body: bytes, status: int
+) -> None:
     router = Router(
         [
             Mount("/up", routes=[Route("/", echo, methods=["POST"])], max_body_size=8),
@@ -96,10 +109,7 @@ def test_mount_limit_applies_below_it(test_client_factory: ClientFactory) -> Non
         ],
         max_body_size=2,
     )
-    client = test_client_factory(router)
-    assert client.post("/up/", content=b"12345678").status_code == 200
-    assert client.post("/up/", content=b"123456789").status_code == 413
-    assert client.post("/", content=b"123").status_code == 413
+    assert test_client_factory(router).post(path, content=body).status_code == status
 
 
 @pytest.mark.anyio

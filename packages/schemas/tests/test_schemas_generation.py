@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -16,15 +17,24 @@ from stellina.schemas import BaseSchemaGenerator, EndpointInfo, OpenAPIResponse,
 from stellina.types import Receive, Scope, Send
 from stellina.websockets import WebSocket
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def responds_200(description: str) -> Callable[[F], F]:
+    """Give the endpoint the docstring YAML of a single 200 response with ``description``."""
+
+    def document(endpoint: F) -> F:
+        endpoint.__doc__ = f"responses:\n  200:\n    description: {description}\n"
+        return endpoint
+
+    return document
+
+
 schemas = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "Example API", "version": "1.0"}})
 
 
+@responds_200("A list of users.")
 async def list_users(request: Request) -> Response:
-    """
-    responses:
-      200:
-        description: A list of users.
-    """
     return Response()
 
 
@@ -39,12 +49,8 @@ async def create_user(request: Request) -> Response:
     return Response()
 
 
+@responds_200("One user.")
 async def get_user(request: Request) -> Response:
-    """
-    responses:
-      200:
-        description: One user.
-    """
     return Response()
 
 
@@ -57,39 +63,24 @@ async def prose_only(request: Request) -> Response:
     return Response()
 
 
+@responds_200("Never listed.")
 async def hidden(request: Request) -> Response:
-    """
-    responses:
-      200:
-        description: Never listed.
-    """
     return Response()
 
 
 class OrganisationsEndpoint(HTTPEndpoint):
+    @responds_200("A list of organisations.")
     async def get(self, request: Request) -> Response:
-        """
-        responses:
-          200:
-            description: A list of organisations.
-        """
         return Response()
 
+    @responds_200("An organisation.")
     async def post(self, request: Request) -> Response:
-        """
-        responses:
-          200:
-            description: An organisation.
-        """
         return Response()
 
 
+@responds_200("Not an HTTP route.")
 async def ws(websocket: WebSocket) -> None:
-    """
-    responses:
-      200:
-        description: Not an HTTP route.
-    """
+    pass
 
 
 subapp = Router(
@@ -269,21 +260,15 @@ def test_custom_generator() -> None:
     assert Listing().get_schema([Route("/a", list_users, methods=["PUT", "HEAD"])]) == {"/a": "put"}
 
 
+@responds_200("Found by a query.")
 def find(request: Request) -> None:
-    """
-    responses:
-      200:
-        description: Found by a query.
-    """
+    pass
 
 
 class Finder(HTTPEndpoint):
+    @responds_200("A class-based query.")
     def query(self, request: Request) -> None:
-        """
-        responses:
-          200:
-            description: A class-based query.
-        """
+        pass
 
 
 QUERY_ROUTES: list[BaseRoute] = [Route("/find", find, methods=["QUERY"]), Route("/cls", Finder)]

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stellina_testing import Recorder, http_scope
 
-from stellina.exceptions import HTTPException
-from stellina.responses import PlainTextResponse
 from stellina.staticfiles import StaticFiles
-from stellina.types import Message
 
 
 async def request(
@@ -23,32 +21,16 @@ async def request(
 
     An HTTPException is answered the way an application's exception handling would.
     """
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "root_path": root_path,
-        "raw_path": path.encode("utf-8", "surrogateescape"),
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "extensions": {},
-    }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    try:
-        await app(scope, receive, send)
-    except HTTPException as exc:
-        await PlainTextResponse(exc.detail, exc.status_code, exc.headers)(scope, receive, send)
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], body
+    scope = http_scope(
+        method=method,
+        path=path,
+        root_path=root_path,
+        raw_path=path.encode("utf-8", "surrogateescape"),
+        extensions={},
+    )
+    recorder = Recorder.with_body()
+    await recorder.answer(app, scope)
+    return recorder.status, recorder.body
 
 
 @pytest.fixture
@@ -274,25 +256,8 @@ def test_root_directory_prefix(tmp_path: Path) -> None:
 )
 async def test_malformed_if_modified_since_serves_the_file(layout: Path, value: str) -> None:
     app = StaticFiles(directory=layout / "static")
-    scope_headers = [(b"if-modified-since", value.encode("latin-1"))]
-
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/public.txt",
-        "root_path": "",
-        "query_string": b"",
-        "headers": scope_headers,
-        "extensions": {},
-    }
-    await app(scope, receive, send)
-    assert sent[0]["status"] == 200
-    assert sent[1]["body"] == b"public"
+    headers = [(b"if-modified-since", value.encode("latin-1"))]
+    recorder = Recorder.with_body()
+    await recorder.run(app, http_scope(path="/public.txt", headers=headers, extensions={}))
+    assert recorder.status == 200
+    assert recorder.body == b"public"

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stellina_testing import Recorder, http_scope
 
 from stellina.datastructures import Headers
 from stellina.exceptions import HTTPException
-from stellina.responses import FileResponse, PlainTextResponse, Response
+from stellina.responses import FileResponse, Response
 from stellina.staticfiles import NotModifiedResponse, StaticFiles
 from stellina.types import Message, Scope
 
@@ -40,35 +41,21 @@ async def call(
     raise_errors: bool = False,
 ) -> Result:
     """Call `app`; unless `raise_errors`, answer an HTTPException as an application would."""
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "root_path": root_path,
-        "raw_path": path.encode(),
-        "query_string": query_string,
-        "headers": [(b"host", b"example.org")]
+    scope = http_scope(
+        method=method,
+        path=path,
+        root_path=root_path,
+        raw_path=path.encode(),
+        query_string=query_string,
+        headers=[(b"host", b"example.org")]
         + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
-        "scheme": "http",
-        "server": ("example.org", 80),
-        "extensions": extensions or {},
+        server=("example.org", 80),
+        extensions=extensions or {},
         **(extra or {}),
-    }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    try:
-        await app(scope, receive, send)
-    except HTTPException as exc:
-        if raise_errors:
-            raise
-        await PlainTextResponse(exc.detail, exc.status_code, exc.headers)(scope, receive, send)
-    return Result(sent)
+    )
+    recorder = Recorder.with_body()
+    await (recorder.run if raise_errors else recorder.answer)(app, scope)
+    return Result(recorder.sent)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
-from stellina_testing import ClientFactory
+from stellina_testing import ClientFactory, HeldApp
 
 from stellina.types import ASGIApp, Receive, Scope, Send
 
@@ -34,21 +34,16 @@ def test_stream_returns_before_the_app_finishes(
 
 
 def test_stream_inside_lifespan_block_cancels_too(
-    test_client_factory: ClientFactory, hold: Hold, with_lifespan: WithLifespan
+    test_client_factory: ClientFactory, with_lifespan: WithLifespan
 ) -> None:
-    events: list[str] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await hold(events)
-
+    app = HeldApp()
     with test_client_factory(with_lifespan(app)) as client:
         with client.stream("GET", "/") as response:
             assert response.status_code == 200
-        assert events == ["cancelled"]
+        assert app.events == ["cancelled"]
         with client.stream("GET", "/") as response:
             assert response.status_code == 200
-    assert events == ["cancelled", "cancelled"]
+    assert app.events == ["cancelled", "cancelled"]
 
 
 def test_stream_reads_chunks_as_they_are_sent(test_client_factory: ClientFactory) -> None:
@@ -110,17 +105,12 @@ def test_large_body_arrives_whole(test_client_factory: ClientFactory) -> None:
 
 
 def test_unclosed_stream_is_cancelled_when_the_client_block_ends(
-    test_client_factory: ClientFactory, hold: Hold, with_lifespan: WithLifespan
+    test_client_factory: ClientFactory, with_lifespan: WithLifespan
 ) -> None:
-    events: list[str] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await hold(events)
-
+    app = HeldApp()
     with test_client_factory(with_lifespan(app)) as client:
         response = client.send(client.build_request("GET", "/"), stream=True)
         assert response.status_code == 200
-    assert events == ["cancelled"]
+    assert app.events == ["cancelled"]
     response.close()
     assert response.is_closed

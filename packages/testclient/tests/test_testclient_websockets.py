@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
-from stellina_testing import ClientFactory
+from stellina_testing import ClientFactory, HeldApp
 
 from stellina.testclient import WebSocketDenialResponse
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 from stellina.websockets import WebSocket, WebSocketDisconnect
 
 # The shapes of the fixtures of this folder's conftest.
-Hold = Callable[[list[str]], Awaitable[None]]
 WithLifespan = Callable[..., ASGIApp]
 
 
@@ -148,19 +147,11 @@ def test_leaving_the_block_disconnects_with_1000(test_client_factory: ClientFact
     assert received == [{"type": "websocket.disconnect", "code": 1000, "reason": None}]
 
 
-def test_app_that_never_receives_is_cancelled(
-    test_client_factory: ClientFactory, hold: Hold
-) -> None:
-    events: list[str] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        await hold(events)
-
+def test_app_that_never_receives_is_cancelled(test_client_factory: ClientFactory) -> None:
+    app = HeldApp()
     with test_client_factory(app).websocket_connect("/"):
         pass
-    assert events == ["cancelled"]
+    assert app.events == ["cancelled"]
 
 
 def test_refused_connection_raises_disconnect(test_client_factory: ClientFactory) -> None:
@@ -212,15 +203,36 @@ def test_denial_response(test_client_factory: ClientFactory) -> None:
     assert response.text == "not allowed"
 
 
-def test_app_exception_before_accept(test_client_factory: ClientFactory) -> None:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        raise LookupError("handshake failed")
+async def raises_before_accept(scope: Scope, receive: Receive, send: Send) -> None:
+    raise LookupError("handshake failed")
 
-    with (
-        pytest.raises(LookupError, match="handshake failed"),
-        test_client_factory(app).websocket_connect("/"),
-    ):
-        pass  # pragma: no cover
+
+async def raises_at_disconnect(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    await receive()
+    raise LookupError("on disconnect")
+
+
+async def returns_without_handshake(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+
+
+@pytest.mark.parametrize(
+    ("app", "error", "match"),
+    [
+        (raises_before_accept, LookupError, "handshake failed"),
+        (raises_at_disconnect, LookupError, "on disconnect"),
+        (returns_without_handshake, RuntimeError, "without accepting or closing"),
+    ],
+    ids=["app-exception-before-accept", "app-exception-at-exit", "returning-without-handshake"],
+)
+def test_connect_block_raises_what_went_wrong(
+    test_client_factory: ClientFactory, app: ASGIApp, error: type[Exception], match: str
+) -> None:
+    # Before the handshake the error leaves websocket_connect itself; after it, the block's exit.
+    with pytest.raises(error, match=match), test_client_factory(app).websocket_connect("/"):
+        pass
 
 
 def test_app_exception_after_accept(test_client_factory: ClientFactory) -> None:
@@ -240,20 +252,6 @@ def test_app_exception_after_accept(test_client_factory: ClientFactory) -> None:
         session.send_text("ignored")
 
 
-def test_app_exception_reported_at_exit(test_client_factory: ClientFactory) -> None:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        await receive()
-        raise LookupError("on disconnect")
-
-    with (
-        pytest.raises(LookupError, match="on disconnect"),
-        test_client_factory(app).websocket_connect("/"),
-    ):
-        pass
-
-
 def test_app_exception_reported_on_send(test_client_factory: ClientFactory) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
@@ -265,17 +263,6 @@ def test_app_exception_reported_on_send(test_client_factory: ClientFactory) -> N
         pytest.raises(LookupError, match="gone"),
     ):
         session.send_text("ping")
-
-
-def test_app_returning_without_handshake(test_client_factory: ClientFactory) -> None:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await receive()
-
-    with (
-        pytest.raises(RuntimeError, match="without accepting or closing"),
-        test_client_factory(app).websocket_connect("/"),
-    ):
-        pass  # pragma: no cover
 
 
 def test_receive_after_app_returned(test_client_factory: ClientFactory) -> None:
@@ -354,16 +341,10 @@ def test_iterating_app_with_stellina_websocket(test_client_factory: ClientFactor
 
 
 def test_unexited_session_is_cancelled_when_the_client_block_ends(
-    test_client_factory: ClientFactory, hold: Hold, with_lifespan: WithLifespan
+    test_client_factory: ClientFactory, with_lifespan: WithLifespan
 ) -> None:
-    events: list[str] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        await hold(events)
-
+    app = HeldApp()
     with test_client_factory(with_lifespan(app)) as client:
         session = client.websocket_connect("/").__enter__()
         assert session.accepted_subprotocol is None
-    assert events == ["cancelled"]
+    assert app.events == ["cancelled"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.authentication import (
     AuthCredentials,
@@ -19,11 +19,8 @@ from stellina.authentication import (
 from stellina.middleware.authentication import AuthenticationMiddleware
 from stellina.requests import HTTPConnection, Request
 from stellina.responses import JSONResponse, Response
-from stellina.testclient import TestClient
+from stellina.types import Message
 from stellina.websockets import WebSocket, WebSocketDisconnect
-
-Message = MutableMapping[str, Any]
-ClientFactory = Callable[..., TestClient]
 
 
 class BasicAuth(AuthenticationBackend):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from stellina_testing import ClientFactory
 
 from stellina.authentication import (
     AuthCredentials,
@@ -21,11 +21,8 @@ from stellina.datastructures import URLPath
 from stellina.exceptions import HTTPException
 from stellina.requests import HTTPConnection, Request
 from stellina.responses import PlainTextResponse, RedirectResponse, Response
-from stellina.testclient import TestClient
+from stellina.types import Message
 from stellina.websockets import WebSocket, WebSocketDisconnect
-
-Message = MutableMapping[str, Any]
-ClientFactory = Callable[..., TestClient]
 
 
 class Router:

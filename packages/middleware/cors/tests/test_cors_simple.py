@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from stellina_testing import ClientFactory, Recorder, http_scope
+from stellina_testing import ClientFactory, Recorder, http_scope, websocket_scope
 
 from stellina.middleware.cors import CORSMiddleware
-from stellina.types import Message, Receive, Scope, Send
+from stellina.types import Receive, Scope, Send
 
 
 async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,20 +86,12 @@ async def test_websocket_and_lifespan_pass_through() -> None:
         seen.append(scope["type"])
         await send({"type": "websocket.accept"})
 
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "websocket.connect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
+    recorder = Recorder(last={"type": "websocket.connect"})
     middleware = CORSMiddleware(app, allow_origins=["https://a.com"])
-    scope = {"type": "websocket", "headers": [(b"origin", b"https://a.com")]}
-    await middleware(scope, receive, send)
-    await middleware({"type": "lifespan"}, receive, send)
+    await recorder.run(middleware, websocket_scope(headers=[(b"origin", b"https://a.com")]))
+    await recorder.run(middleware, {"type": "lifespan"})
     assert seen == ["websocket", "lifespan"]
-    assert sent == [{"type": "websocket.accept"}] * 2
+    assert recorder.sent == [{"type": "websocket.accept"}] * 2
 
 
 def test_streaming_body_is_untouched(test_client_factory: ClientFactory) -> None:

@@ -38,20 +38,27 @@ class GrandchildError(ChildError):
     pass
 
 
-def test_http_exception_becomes_plain_text(test_client_factory: ClientFactory) -> None:
-    exc = HTTPException(status_code=418, detail="short and stout", headers={"X-Tea": "earl grey"})
-    client = test_client_factory(ExceptionMiddleware(raising(exc)))
-    response = client.get("/")
-    assert response.status_code == 418
-    assert response.text == "short and stout"
+@pytest.mark.parametrize(
+    ("exc", "text", "headers"),
+    [
+        (
+            HTTPException(
+                status_code=418, detail="short and stout", headers={"X-Tea": "earl grey"}
+            ),
+            "short and stout",
+            {"x-tea": "earl grey"},
+        ),
+        (HTTPException(404), "Not Found", {}),
+    ],
+    ids=["with-detail-and-headers", "default-detail"],
+)
+def test_http_exception_becomes_plain_text(
+    test_client_factory: ClientFactory, exc: HTTPException, text: str, headers: dict[str, str]
+) -> None:
+    response = test_client_factory(ExceptionMiddleware(raising(exc))).get("/")
+    assert (response.status_code, response.text) == (exc.status_code, text)
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
-    assert response.headers["x-tea"] == "earl grey"
-
-
-def test_http_exception_default_detail(test_client_factory: ClientFactory) -> None:
-    client = test_client_factory(ExceptionMiddleware(raising(HTTPException(404))))
-    response = client.get("/")
-    assert (response.status_code, response.text) == (404, "Not Found")
+    assert {name: response.headers[name] for name in headers} == headers
 
 
 @pytest.mark.parametrize("status_code", [204, 304])

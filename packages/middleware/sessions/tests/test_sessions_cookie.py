@@ -8,7 +8,7 @@ from typing import Any
 
 import itsdangerous
 import pytest
-from stellina_testing import ClientFactory, Recorder, http_scope
+from stellina_testing import ClientFactory, Recorder, http_scope, websocket_scope
 
 from stellina.middleware import Middleware
 from stellina.middleware.sessions import Session, SessionMiddleware
@@ -172,20 +172,13 @@ async def test_websocket_gets_the_session() -> None:
         seen.append(dict(scope["session"]))
         await send({"type": "websocket.accept"})
 
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "websocket.connect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
+    recorder = Recorder(last={"type": "websocket.connect"})
     for payload in (b"{}", b'{"a": 2}'):
         cookie = b"session=" + signed(payload).encode()
-        scope = {"type": "websocket", "headers": [(b"cookie", cookie)]}
-        await SessionMiddleware(ws_app, secret_key="secret")(scope, receive, send)
+        scope = websocket_scope(headers=[(b"cookie", cookie)])
+        await recorder.run(SessionMiddleware(ws_app, secret_key="secret"), scope)
     assert seen == [{}, {"a": 2}]
-    assert sent == [{"type": "websocket.accept"}] * 2
+    assert recorder.sent == [{"type": "websocket.accept"}] * 2
 
 
 def test_replacing_the_session_dict_saves_it(test_client_factory: ClientFactory) -> None:
