@@ -7,14 +7,24 @@ the helpers below for their types and for driving bare ASGI apps without a clien
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from stellina.requests import Request
+    from stellina.responses import Response
     from stellina.testclient import TestClient
     from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ClientFactory", "HeldApp", "Recorder", "http_scope", "read_body", "websocket_scope"]
+__all__ = [
+    "ClientFactory",
+    "HeldApp",
+    "Recorder",
+    "http_scope",
+    "read_body",
+    "request_app",
+    "websocket_scope",
+]
 
 
 class ClientFactory(Protocol):
@@ -74,6 +84,17 @@ def websocket_scope(**overrides: Any) -> Scope:
     del scope["method"]
     scope.update(overrides)
     return scope
+
+
+def request_app(handler: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    """A bare ASGI app answering each request with the Response of ``await handler(request)``."""
+    from stellina.requests import Request
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 async def read_body(receive: Receive) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, MutableMapping
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,8 @@ from stellina.exceptions import HTTPException
 from stellina.formparsers import FormParser, MultiPartException
 from stellina.requests import Request
 from stellina.responses import FileResponse, Response
+from stellina.types import Message
 from stellina.websockets import WebSocket, WebSocketDisconnected
-
-Message = MutableMapping[str, Any]
 
 
 @pytest.mark.parametrize("code", [99, 599, 600, 1000])

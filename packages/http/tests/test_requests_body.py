@@ -6,16 +6,13 @@ import inspect
 import json
 from collections.abc import Iterable
 from functools import partial
-from typing import Any
 
 import anyio
 import pytest
 from stellina_testing import Recorder, http_scope
 
 from stellina.requests import ClientDisconnect, Request
-
-Message = dict[str, Any]
-
+from stellina.types import Message
 
 make_scope = partial(http_scope, method="POST")
 """The harness's scope, for a POST."""

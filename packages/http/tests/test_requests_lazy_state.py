@@ -9,8 +9,7 @@ import pytest
 from stellina_testing import http_scope
 
 from stellina.requests import Request
-
-Message = dict[str, Any]
+from stellina.types import Message
 
 
 def make_scope(cookie: bytes = b"a=1") -> dict[str, Any]:

@@ -1,32 +1,19 @@
-"""BaseHTTPMiddleware: call_next, streaming, background tasks, the shared body, errors."""
+"""BaseHTTPMiddleware: call_next, streaming, background tasks, errors, disconnects."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anyio
 import pytest
+from stellina_testing import ClientFactory, request_app
 
 from stellina.background import BackgroundTask
 from stellina.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from stellina.requests import ClientDisconnect, Request
+from stellina.requests import Request
 from stellina.responses import PlainTextResponse, Response, StreamingResponse
-from stellina.testclient import TestClient
-
-Message = MutableMapping[str, Any]
-ClientFactory = Callable[..., TestClient]
-
-
-def endpoint(handler: Callable[[Request], Any]) -> Any:
-    """A bare ASGI app answering each request with ``await handler(request)``."""
-
-    async def app(scope: Message, receive: Any, send: Any) -> None:
-        response = await handler(Request(scope, receive, send))
-        await response(scope, receive, send)
-
-    return app
+from stellina.types import Message
 
 
 async def hello(request: Request) -> Response:
@@ -80,7 +67,7 @@ class AddHeader(BaseHTTPMiddleware):
 
 
 def test_dispatch_sees_and_changes_the_response(test_client_factory: ClientFactory) -> None:
-    client = test_client_factory(AddHeader(endpoint(hello)))
+    client = test_client_factory(AddHeader(request_app(hello)))
     response = client.get("/")
     assert response.status_code == 200
     assert response.text == "hello"
@@ -96,14 +83,14 @@ def test_dispatch_function_argument(test_client_factory: ClientFactory) -> None:
         response = await call_next(request)
         return PlainTextResponse(f"{response.status_code} via dispatch")
 
-    client = test_client_factory(BaseHTTPMiddleware(endpoint(hello), dispatch=dispatch))
+    client = test_client_factory(BaseHTTPMiddleware(request_app(hello), dispatch=dispatch))
     assert client.get("/").text == "200 via dispatch"
     response = client.get("/blocked")
     assert (response.status_code, response.text) == (403, "blocked")
 
 
 def test_default_dispatch_is_abstract(test_client_factory: ClientFactory) -> None:
-    client = test_client_factory(BaseHTTPMiddleware(endpoint(hello)))
+    client = test_client_factory(BaseHTTPMiddleware(request_app(hello)))
     with pytest.raises(NotImplementedError):
         client.get("/")
 
@@ -117,7 +104,7 @@ async def test_body_is_streamed_chunk_by_chunk() -> None:
     async def stream(request: Request) -> Response:
         return StreamingResponse(numbers(), media_type="text/plain")
 
-    sent = await drive(AddHeader(endpoint(stream)))
+    sent = await drive(AddHeader(request_app(stream)))
     assert sent[0]["type"] == "http.response.start"
     assert (b"x-middleware", b"yes") in sent[0]["headers"]
     assert [(m["body"], m["more_body"]) for m in sent[1:]] == [
@@ -145,7 +132,7 @@ def test_background_tasks_run_after_the_body(test_client_factory: ClientFactory)
         response.background = BackgroundTask(dispatch_task)
         return response
 
-    client = test_client_factory(BaseHTTPMiddleware(endpoint(with_task), dispatch=dispatch))
+    client = test_client_factory(BaseHTTPMiddleware(request_app(with_task), dispatch=dispatch))
     assert client.get("/").text == "body"
     assert sorted(events) == ["app background", "dispatch background"]
 
@@ -161,160 +148,9 @@ async def test_background_task_finishes_before_the_middleware_returns() -> None:
     async def with_task(request: Request) -> Response:
         return PlainTextResponse("body", background=BackgroundTask(slow_task))
 
-    sent = await drive(AddHeader(endpoint(with_task)))
+    sent = await drive(AddHeader(request_app(with_task)))
     assert events == ["task done"]
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
-
-
-def test_body_readable_in_dispatch_and_downstream(test_client_factory: ClientFactory) -> None:
-    seen: dict[str, bytes] = {}
-
-    async def echo(request: Request) -> Response:
-        return Response(b"app got " + await request.body())
-
-    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        seen["dispatch"] = await request.body()
-        return await call_next(request)
-
-    client = test_client_factory(BaseHTTPMiddleware(endpoint(echo), dispatch=dispatch))
-    assert client.post("/", content=b"payload").text == "app got payload"
-    assert seen["dispatch"] == b"payload"
-    assert client.post("/", json={"a": 1}).text == 'app got {"a":1}'
-
-
-@pytest.mark.anyio
-async def test_body_read_whole_in_dispatch_reaches_the_app_then_disconnect() -> None:
-    received: list[Message] = []
-
-    async def app(scope: Message, receive: Any, send: Any) -> None:
-        received.append(await receive())
-        await PlainTextResponse("ok")(scope, receive, send)
-        received.append(await receive())
-
-    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        assert await request.body() == b"abc"
-        return await call_next(request)
-
-    chunks = [
-        {"type": "http.request", "body": b"a", "more_body": True},
-        {"type": "http.request", "body": b"b", "more_body": True},
-        {"type": "http.request", "body": b"c", "more_body": False},
-    ]
-    await drive(BaseHTTPMiddleware(app, dispatch=dispatch), chunks)
-    assert received[0] == {"type": "http.request", "body": b"abc", "more_body": False}
-    # Once the response is sent the app hears a disconnect instead of waiting forever.
-    assert received[1] == {"type": "http.disconnect"}
-
-
-@pytest.mark.anyio
-async def test_body_streamed_to_the_end_in_dispatch_leaves_the_app_an_empty_body() -> None:
-    async def echo(request: Request) -> Response:
-        return Response(b"app got [" + await request.body() + b"]")
-
-    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        assert [chunk async for chunk in request.stream()] == [b"a", b"b", b""]
-        return await call_next(request)
-
-    chunks = [
-        {"type": "http.request", "body": b"a", "more_body": True},
-        {"type": "http.request", "body": b"b", "more_body": False},
-    ]
-    sent = await drive(BaseHTTPMiddleware(endpoint(echo), dispatch=dispatch), chunks)
-    assert sent[1]["body"] == b"app got []"
-
-
-@pytest.mark.anyio
-async def test_dispatch_and_app_stream_the_body_in_turns() -> None:
-    async def first_chunk(request: Request) -> Response:
-        async with aclosing(request.stream()) as stream:
-            chunk = await stream.__anext__()
-        return Response(b"app got " + chunk)
-
-    seen: list[bytes] = []
-
-    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = None
-        async for chunk in request.stream():
-            seen.append(chunk)
-            if response is None:
-                response = await call_next(request)
-        assert response is not None
-        return response
-
-    chunks = [
-        {"type": "http.request", "body": b"1", "more_body": True},
-        {"type": "http.request", "body": b"2", "more_body": True},
-        {"type": "http.request", "body": b"3", "more_body": False},
-    ]
-    sent = await drive(BaseHTTPMiddleware(endpoint(first_chunk), dispatch=dispatch), chunks)
-    assert sent[1]["body"] == b"app got 2"
-    assert seen == [b"1", b"3", b""]
-
-
-@pytest.mark.anyio
-async def test_dispatch_cannot_stream_on_once_the_app_read_to_the_end() -> None:
-    async def echo(request: Request) -> Response:
-        return Response(await request.body())
-
-    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        stream = request.stream()
-        assert await stream.__anext__() == b"first-"
-        response = await call_next(request)
-        with pytest.raises(RuntimeError, match="Stream consumed"):
-            await stream.__anext__()
-        return response
-
-    chunks = [
-        {"type": "http.request", "body": b"first-", "more_body": True},
-        {"type": "http.request", "body": b"second", "more_body": False},
-    ]
-    sent = await drive(BaseHTTPMiddleware(endpoint(echo), dispatch=dispatch), chunks)
-    assert sent[1]["body"] == b"second"
-
-
-def test_body_read_in_dispatch_after_the_app(test_client_factory: ClientFactory) -> None:
-    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        await call_next(request)
-        return Response(b"late " + await request.body())
-
-    client = test_client_factory(BaseHTTPMiddleware(endpoint(hello), dispatch=dispatch))
-    assert client.post("/", content=b"read").text == "late read"
-
-
-def test_body_consumed_by_app_cannot_be_read_in_dispatch(
-    test_client_factory: ClientFactory,
-) -> None:
-    async def consume(request: Request) -> Response:
-        return Response(await request.body())
-
-    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        with pytest.raises(RuntimeError, match="Stream consumed"):
-            await request.body()
-        return response
-
-    client = test_client_factory(BaseHTTPMiddleware(endpoint(consume), dispatch=dispatch))
-    assert client.post("/", content=b"x" * 10).text == "x" * 10
-
-
-@pytest.mark.anyio
-async def test_disconnect_while_dispatch_reads_reaches_the_app() -> None:
-    seen: list[Any] = []
-
-    async def app(scope: Message, receive: Any, send: Any) -> None:
-        seen.append(await receive())
-
-    async def dispatch(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        with pytest.raises(ClientDisconnect):
-            await request.body()
-        assert await request.is_disconnected()
-        with pytest.raises(RuntimeError, match="No response returned."):
-            await call_next(request)
-        return Response(status_code=499)
-
-    sent = await drive(BaseHTTPMiddleware(app, dispatch=dispatch), [], then="disconnect")
-    assert seen == [{"type": "http.disconnect"}]
-    assert sent[0]["status"] == 499
 
 
 class Boom(Exception):
@@ -331,7 +167,7 @@ def test_app_exception_is_raised_from_call_next(test_client_factory: ClientFacto
         except Boom as exc:
             return PlainTextResponse(f"caught {exc}", status_code=500)
 
-    client = test_client_factory(BaseHTTPMiddleware(endpoint(failing), dispatch=dispatch))
+    client = test_client_factory(BaseHTTPMiddleware(request_app(failing), dispatch=dispatch))
     response = client.get("/")
     assert (response.status_code, response.text) == (500, "caught from app")
 
@@ -340,7 +176,7 @@ def test_uncaught_app_exception_propagates_unwrapped(test_client_factory: Client
     async def failing(request: Request) -> Response:
         raise Boom("through")
 
-    client = test_client_factory(AddHeader(endpoint(failing)))
+    client = test_client_factory(AddHeader(request_app(failing)))
     with pytest.raises(Boom, match="through"):
         client.get("/")
 
@@ -359,7 +195,7 @@ def test_app_exception_keeps_its_own_chain(
                 raise Boom("outer") from inner
             raise Boom("outer")  # noqa: B904 - the implicit context is what is tested
 
-    client = test_client_factory(AddHeader(endpoint(failing)))
+    client = test_client_factory(AddHeader(request_app(failing)))
     with pytest.raises(Boom, match="outer") as caught:
         client.get("/")
     error = caught.value
@@ -375,7 +211,7 @@ def test_dispatch_exception_propagates_unwrapped(test_client_factory: ClientFact
         await call_next(request)
         raise KeyError("from dispatch")
 
-    client = test_client_factory(BaseHTTPMiddleware(endpoint(hello), dispatch=dispatch))
+    client = test_client_factory(BaseHTTPMiddleware(request_app(hello), dispatch=dispatch))
     with pytest.raises(KeyError, match="from dispatch") as info:
         client.get("/")
     assert not isinstance(info.value.__context__, BaseExceptionGroup)
@@ -448,7 +284,7 @@ async def test_client_disconnect_stops_a_streaming_app() -> None:
         return StreamingResponse(forever())
 
     # ASGI < 2.4: the app's StreamingResponse listens for the disconnect itself.
-    sent = await drive(AddHeader(endpoint(stream)), [], then=4, spec_version="2.0")
+    sent = await drive(AddHeader(request_app(stream)), [], then=4, spec_version="2.0")
     assert sent[0]["type"] == "http.response.start"
     assert sent[1] == {"type": "http.response.body", "body": b"tick", "more_body": True}
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
@@ -495,7 +331,7 @@ async def test_dispatch_can_replace_the_body_iterator_with_text() -> None:
         response.body_iterator = upper()  # type: ignore[attr-defined]
         return response
 
-    sent = await drive(BaseHTTPMiddleware(endpoint(hello), dispatch=dispatch))
+    sent = await drive(BaseHTTPMiddleware(request_app(hello), dispatch=dispatch))
     assert [m.get("body") for m in sent[1:]] == [b"HELLO", b""]
 
 

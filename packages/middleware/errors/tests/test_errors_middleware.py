@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,8 +16,8 @@ from stellina.middleware.errors import ServerErrorMiddleware
 from stellina.requests import Request
 from stellina.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from stellina.testclient import TestClient
+from stellina.types import Message
 
-Message = MutableMapping[str, Any]
 ClientFactory = Callable[..., TestClient]
 
 

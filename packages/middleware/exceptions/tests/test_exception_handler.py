@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ from stellina.exceptions import HTTPException
 from stellina.middleware.exceptions import ExceptionMiddleware
 from stellina.requests import Request
 from stellina.responses import PlainTextResponse, Response
-
-Message = MutableMapping[str, Any]
+from stellina.types import Message
 
 
 class BodyError(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,8 +10,7 @@ import pytest
 from stellina.exceptions import HTTPException
 from stellina.middleware.exceptions import ExceptionMiddleware
 from stellina.testclient import TestClient
-
-Message = MutableMapping[str, Any]
+from stellina.types import Message
 
 
 @pytest.mark.parametrize("code", [442, 599])

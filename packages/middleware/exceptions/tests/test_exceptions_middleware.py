@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,9 +13,9 @@ from stellina.middleware.exceptions import ExceptionMiddleware
 from stellina.requests import Request
 from stellina.responses import PlainTextResponse, Response
 from stellina.testclient import TestClient, WebSocketDenialResponse
+from stellina.types import Message
 from stellina.websockets import WebSocket, WebSocketDisconnect
 
-Message = MutableMapping[str, Any]
 ClientFactory = Callable[..., TestClient]
 
 
