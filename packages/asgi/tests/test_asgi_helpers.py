@@ -193,6 +193,18 @@ async def test_tracked_send() -> None:
     assert recorder.sent[0] is early
 
 
+@pytest.mark.anyio
+async def test_tracked_send_around_a_tracker_is_that_tracker() -> None:
+    recorder = Recorder()
+    outer = TrackedSend.around(recorder.send)
+    assert outer is not recorder.send
+    inner = TrackedSend.around(outer)
+    assert inner is outer
+    await inner({"type": "http.response.start", "status": 200, "headers": []})
+    assert outer.started
+    assert len(recorder.sent) == 1  # one wrapper: the message was sent once
+
+
 def test_http_exception() -> None:
     error = HTTPException(404)
     assert (error.status_code, error.detail, error.headers) == (404, "Not Found", None)

@@ -386,7 +386,7 @@ class BodyLimit:
         if "app" in scope and not always_answer:
             await app(scope, cls.apply(scope, receive, limit), send)
             return
-        tracked = TrackedSend(send)
+        tracked = TrackedSend.around(send)
         try:
             await app(scope, cls.apply(scope, receive, limit), tracked)
         except HTTPException as exc:
@@ -456,6 +456,15 @@ class TrackedSend:
     def __init__(self, send: Send) -> None:
         self.send = send
         self.started = False
+
+    @classmethod
+    def around(cls, send: Send) -> TrackedSend:
+        """The tracker of ``send``: ``send`` itself when it is one already, else a new one.
+
+        A layer right inside another that tracks sees the same messages: one tracker serves
+        both, and each message passes one wrapper, not one a layer.
+        """
+        return send if type(send) is cls else cls(send)
 
     def __call__(self, message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":

@@ -35,7 +35,7 @@ def handled(app: ASGIApp) -> ASGIApp:
         if handlers is None:
             await app(scope, receive, send)
             return
-        tracked = TrackedSend(send)
+        tracked = TrackedSend.around(send)
         try:
             await app(scope, receive, tracked)
         except Exception as exc:

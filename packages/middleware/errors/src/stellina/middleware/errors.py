@@ -138,7 +138,7 @@ class ServerErrorMiddleware:
             await self.app(scope, receive, send)
             return
 
-        tracking_send = TrackedSend(send)
+        tracking_send = TrackedSend.around(send)
 
         try:
             await self.app(scope, receive, tracking_send)

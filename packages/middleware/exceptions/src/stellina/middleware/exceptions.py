@@ -78,7 +78,7 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
             return
         scope["stellina.exception_handlers"] = self._handlers
-        tracking_send = TrackedSend(send)
+        tracking_send = TrackedSend.around(send)
 
         recorder: BodyRecorder | None = None
         if self._record_body and scope_type == "http":
