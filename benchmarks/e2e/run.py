@@ -2,7 +2,8 @@
 
 Each scenario starts a server pinned to CPU 0 and drives it from a separate load-generator process
 pinned to CPU 1 (wrk for HTTP, ``ws_client.py`` for the WebSocket echo), only on 127.0.0.1, for a
-fixed duration; every scenario is repeated and the median run is reported.
+fixed duration; every scenario is repeated, the implementations taking turns, and the median run
+is reported.
 
     python benchmarks/e2e/run.py [--duration 5] [--repeat 3] [--only plaintext,json]
 """
@@ -114,21 +115,29 @@ def _ws(url: str, duration: float) -> Result:
     return Result(data["rps"], data["p50_ms"], data["p99_ms"])
 
 
-def run_scenario(scenario: Scenario, impl: str, args: argparse.Namespace, static: str) -> Result:
-    runs = []
+def run_once(scenario: Scenario, impl: str, args: argparse.Namespace, static: str) -> Result:
+    port = _free_port()
+    server = _start_server(impl, scenario.middleware, static, port)
+    try:
+        if scenario.websocket:
+            return _ws(f"ws://127.0.0.1:{port}{scenario.path}", args.duration)
+        return _wrk(f"http://127.0.0.1:{port}{scenario.path}", args.duration, args.connections)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def run_scenario(scenario: Scenario, args: argparse.Namespace, static: str) -> dict[str, Result]:
+    """Each implementation's median run; the implementations take turns, run after run, so
+    that a machine slowing down or speeding up meanwhile weighs on all of them alike."""
+    runs: dict[str, list[Result]] = {impl: [] for impl in scenario.impls}
     for _ in range(args.repeat):
-        port = _free_port()
-        server = _start_server(impl, scenario.middleware, static, port)
-        try:
-            if scenario.websocket:
-                runs.append(_ws(f"ws://127.0.0.1:{port}{scenario.path}", args.duration))
-            else:
-                url = f"http://127.0.0.1:{port}{scenario.path}"
-                runs.append(_wrk(url, args.duration, args.connections))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-    return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+        for impl in scenario.impls:
+            runs[impl].append(run_once(scenario, impl, args, static))
+    return {
+        impl: sorted(results, key=lambda r: r.rps)[len(results) // 2]
+        for impl, results in runs.items()
+    }
 
 
 def main() -> None:
@@ -153,7 +162,7 @@ def main() -> None:
         for scenario in SCENARIOS:
             if wanted and not any(w in scenario.name for w in wanted):
                 continue
-            results = {impl: run_scenario(scenario, impl, args, static) for impl in scenario.impls}
+            results = run_scenario(scenario, args, static)
             for impl, r in results.items():
                 numbers = f"{r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}"
                 print(f"{scenario.name:<22} {impl:<10} {numbers}")

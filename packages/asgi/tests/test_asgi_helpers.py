@@ -186,9 +186,9 @@ async def test_tracked_send() -> None:
     recorder = Recorder()
     tracked = TrackedSend(recorder.send)
     early: Message = {"type": "http.response.early_hint", "links": []}
-    await tracked(early)
+    await tracked.forward(early)
     assert not tracked.started
-    await tracked({"type": "http.response.start", "status": 200, "headers": []})
+    await tracked.forward({"type": "http.response.start", "status": 200, "headers": []})
     assert tracked.started
     assert recorder.sent[0] is early
 
@@ -197,10 +197,11 @@ async def test_tracked_send() -> None:
 async def test_tracked_send_around_a_tracker_is_that_tracker() -> None:
     recorder = Recorder()
     outer = TrackedSend.around(recorder.send)
-    assert outer is not recorder.send
-    inner = TrackedSend.around(outer)
+    assert outer.send == recorder.send
+    inner = TrackedSend.around(outer.forward)
     assert inner is outer
-    await inner({"type": "http.response.start", "status": 200, "headers": []})
+    assert TrackedSend.around(recorder.send) is not outer  # another send: another tracker
+    await inner.forward({"type": "http.response.start", "status": 200, "headers": []})
     assert outer.started
     assert len(recorder.sent) == 1  # one wrapper: the message was sent once
 

@@ -19,6 +19,7 @@ import http
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import MethodType
 from typing import Any
 from urllib.parse import quote
 
@@ -388,7 +389,7 @@ class BodyLimit:
             return
         tracked = TrackedSend.around(send)
         try:
-            await app(scope, cls.apply(scope, receive, limit), tracked)
+            await app(scope, cls.apply(scope, receive, limit), tracked.forward)
         except HTTPException as exc:
             if exc.status_code != 413 or not cls._crossed(scope) or tracked.started:
                 raise
@@ -446,9 +447,10 @@ class StellinaDeprecationWarning(UserWarning):
 
 
 class TrackedSend:
-    """A ``send`` that remembers whether the response has started.
+    """Remembers whether the response has started: pass on `forward`, then read `started`.
 
-    It hands back the wrapped ``send``'s awaitable: no coroutine of its own per message.
+    `forward` is a bound method, cheaper to call than an instance, and it hands back the
+    wrapped ``send``'s awaitable: no coroutine of its own per message.
     """
 
     __slots__ = ("send", "started")
@@ -457,16 +459,19 @@ class TrackedSend:
         self.send = send
         self.started = False
 
-    @classmethod
-    def around(cls, send: Send) -> TrackedSend:
-        """The tracker of ``send``: ``send`` itself when it is one already, else a new one.
+    @staticmethod
+    def around(send: Send) -> TrackedSend:
+        """The tracker of ``send``: the one whose `forward` it is, else a new one.
 
         A layer right inside another that tracks sees the same messages: one tracker serves
         both, and each message passes one wrapper, not one a layer.
         """
-        return send if type(send) is cls else cls(send)
+        if isinstance(send, MethodType) and type(send.__self__) is TrackedSend:
+            return send.__self__
+        return TrackedSend(send)
 
-    def __call__(self, message: Message) -> Awaitable[None]:
+    def forward(self, message: Message) -> Awaitable[None]:
+        """Send ``message``, noting a response start."""
         if message["type"] == "http.response.start":
             self.started = True
         return self.send(message)

@@ -65,6 +65,8 @@ FilePath = str | os.PathLike[str]
 # Content-Type headers by charset, then media type; bounded. Header tuples are immutable,
 # so responses share them and build none per response.
 _content_types: dict[str, dict[str, tuple[bytes, bytes]]] = {}
+# Statuses whose responses carry no Content-Length: informational, 204 and 304 (and invalid).
+_NO_CONTENT_LENGTH = frozenset((*range(200), 204, 304))
 # Content-Length headers of small bodies.
 _small_lengths = [(b"content-length", b"%d" % size) for size in range(1024)]
 
@@ -105,7 +107,10 @@ class Response:
         media_type: str | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
-        self._describe(status_code, media_type, background)
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
         self.body = self.render(content)
         self.init_headers(headers)
 
@@ -143,17 +148,14 @@ class Response:
             add_length = b"content-length" not in names
             add_type = b"content-type" not in names
         body = getattr(self, "body", None)
-        if body is not None and add_length:
-            status_code = self.status_code
-            if status_code >= 200 and status_code != 204 and status_code != 304:
-                size = len(body) if type(body) is bytes else memoryview(body).nbytes
-                if size < 1024:
-                    raw.append(_small_lengths[size])
-                else:
-                    raw.append((b"content-length", b"%d" % size))
+        if body is not None and add_length and self.status_code not in _NO_CONTENT_LENGTH:
+            size = len(body) if type(body) is bytes else memoryview(body).nbytes
+            raw.append(_small_lengths[size] if size < 1024 else (b"content-length", b"%d" % size))
         media_type = self.media_type
         if media_type is not None and add_type:
-            raw.append(_content_type(media_type, self.charset))
+            by_type = _content_types.get(self.charset)
+            header = None if by_type is None else by_type.get(media_type)
+            raw.append(_content_type(media_type, self.charset) if header is None else header)
         self.raw_headers = raw
 
     @property

@@ -37,7 +37,7 @@ def handled(app: ASGIApp) -> ASGIApp:
             return
         tracked = TrackedSend.around(send)
         try:
-            await app(scope, receive, tracked)
+            await app(scope, receive, tracked.forward)
         except Exception as exc:
             handler = find_exception_handler(*handlers, exc)
             if handler is None:

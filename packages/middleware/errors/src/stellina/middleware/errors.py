@@ -141,7 +141,7 @@ class ServerErrorMiddleware:
         tracking_send = TrackedSend.around(send)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracking_send.forward)
         except Exception as exc:
             if self.handler is not None and not self.debug:
                 response = await self._call_handler(scope, exc)

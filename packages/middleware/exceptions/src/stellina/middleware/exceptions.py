@@ -84,7 +84,7 @@ class ExceptionMiddleware:
         if self._record_body and scope_type == "http":
             recorder = BodyRecorder(receive)
         try:
-            await self.app(scope, receive if recorder is None else recorder, tracking_send)
+            await self.app(scope, receive if recorder is None else recorder, tracking_send.forward)
         except Exception as exc:
             handler = find_exception_handler(self._exception_handlers, self._status_handlers, exc)
             if handler is None:
@@ -97,15 +97,15 @@ class ExceptionMiddleware:
             else:
                 conn: HTTPConnection
                 if scope_type == "websocket":
-                    conn = WebSocket(scope, receive, tracking_send)
+                    conn = WebSocket(scope, receive, tracking_send.forward)
                 elif recorder is None:
-                    conn = Request(scope, receive, tracking_send)
+                    conn = Request(scope, receive, tracking_send.forward)
                 else:
-                    conn = Request(scope, recorder.replay(), tracking_send)
+                    conn = Request(scope, recorder.replay(), tracking_send.forward)
                 response = await call_handler(handler, conn, exc)
             exc.__traceback__ = None
             if response is not None:
-                await response(scope, receive, tracking_send)
+                await response(scope, receive, tracking_send.forward)
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
         """The default HTTPException handler: the detail as plain text, with its headers."""
