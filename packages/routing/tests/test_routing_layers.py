@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from stellina_testing import ClientFactory, Recorder, http_scope
 
+from stellina.asgi import EXCEPTION_MIDDLEWARE_SCOPE_KEY, TrackedSend
 from stellina.exceptions import HTTPException
 from stellina.middleware import Middleware
 from stellina.requests import Request
@@ -41,11 +42,21 @@ def teapot_handler(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("handled", status_code=418)
 
 
+class Answering:
+    """The part of an ExceptionMiddleware routing relies on: it answers HTTPException."""
+
+    async def answer(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> bool:
+        if not isinstance(exc, HTTPException):
+            return False
+        if TrackedSend.around(send).started:
+            raise RuntimeError("Caught handled exception, but response already started.")
+        await teapot_handler(Request(scope), exc)(scope, receive, send)
+        return True
+
+
 def handlers_scope(**overrides: Any) -> Scope:
-    """An HTTP scope carrying exception handlers, as ExceptionMiddleware publishes them."""
-    return http_scope(
-        **{"stellina.exception_handlers": ({HTTPException: teapot_handler}, {})}, **overrides
-    )
+    """An HTTP scope naming an exception answerer, as ExceptionMiddleware does."""
+    return http_scope(**{EXCEPTION_MIDDLEWARE_SCOPE_KEY: Answering()}, **overrides)
 
 
 @pytest.mark.anyio
@@ -73,6 +84,18 @@ async def test_without_handlers_in_the_scope_exceptions_propagate() -> None:
     recorder = Recorder()
     with pytest.raises(HTTPException):
         await router(http_scope(), recorder.receive, recorder.send)
+
+
+@pytest.mark.anyio
+async def test_an_exception_the_answerer_declines_propagates() -> None:
+    def broken(request: Request) -> Response:
+        raise KeyError("not an HTTPException")
+
+    router = Router([Route("/", broken, middleware=[Middleware(Tagging, "t")])])
+    recorder = Recorder()
+    with pytest.raises(KeyError):
+        await router(handlers_scope(), recorder.receive, recorder.send)
+    assert recorder.sent == []
 
 
 @pytest.mark.anyio

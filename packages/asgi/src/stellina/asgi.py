@@ -8,7 +8,8 @@
 - the request body limit: `MAX_BODY_SIZE_SCOPE_KEY`, `BodyLimit` (its ``receive``, its run of
   an app, its 413 reply `CONTENT_TOO_LARGE`), `limit_body` (a layer), `declared_length`,
   `HTTPException` (re-exported by ``stellina.exceptions``);
-- `find_exception_handler`, the lookup of ExceptionMiddleware's handlers, shared with routing;
+- `find_exception_handler`, the lookup of ExceptionMiddleware's handlers, and
+  `EXCEPTION_MIDDLEWARE_SCOPE_KEY`, where it is found by the layers below it;
 - `TrackedSend`, a ``send`` that remembers whether the response has started;
 - `StellinaDeprecationWarning` (re-exported by ``stellina.exceptions``).
 """
@@ -27,6 +28,7 @@ from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "CONTENT_TOO_LARGE",
+    "EXCEPTION_MIDDLEWARE_SCOPE_KEY",
     "INVALID_HOST",
     "MAX_BODY_SIZE_SCOPE_KEY",
     "TEXT_PLAIN",
@@ -285,6 +287,11 @@ class HTTPException(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+#: Where an ExceptionMiddleware puts itself in the scope, for the layers below it that answer
+#: an exception where it is raised (routing's, inside a route's or mount's own middleware).
+EXCEPTION_MIDDLEWARE_SCOPE_KEY = "stellina.exception_middleware"
 
 
 def find_exception_handler(

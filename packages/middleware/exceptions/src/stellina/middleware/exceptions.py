@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stellina._exception_handler import BodyRecorder, Handler, call_handler
-from stellina.asgi import TrackedSend, find_exception_handler
+from stellina.asgi import EXCEPTION_MIDDLEWARE_SCOPE_KEY, TrackedSend, find_exception_handler
 from stellina.exceptions import HTTPException, WebSocketException
 from stellina.requests import HTTPConnection, Request
 from stellina.responses import PlainTextResponse, Response
@@ -14,6 +14,9 @@ from stellina.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 from stellina.websockets import WebSocket
 
 __all__ = ["ExceptionMiddleware"]
+
+# Where the request's BodyRecorder is kept while custom handlers may want the body again.
+_BODY_COPY_KEY = "stellina.exception_body_copy"
 
 
 def _http_exception_response(exc: Exception) -> Response:
@@ -78,34 +81,45 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
             return
         scope["stellina.exception_handlers"] = self._handlers
+        scope[EXCEPTION_MIDDLEWARE_SCOPE_KEY] = self
         tracking_send = TrackedSend.around(send)
-
-        recorder: BodyRecorder | None = None
         if self._record_body and scope_type == "http":
-            recorder = BodyRecorder(receive)
+            receive = scope[_BODY_COPY_KEY] = BodyRecorder(receive)
         try:
-            await self.app(scope, receive if recorder is None else recorder, tracking_send.forward)
+            await self.app(scope, receive, tracking_send.forward)
         except Exception as exc:
-            handler = find_exception_handler(self._exception_handlers, self._status_handlers, exc)
-            if handler is None:
+            if not await self.answer(exc, scope, receive, tracking_send.forward):
                 raise
-            if tracking_send.started:
-                msg = "Caught handled exception, but response already started."
-                raise RuntimeError(msg) from exc
-            if handler is self._inline_http:
-                response = _http_exception_response(exc)
+
+    async def answer(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer ``exc``, raised while serving ``scope``, with the handler registered for it.
+
+        ``send`` is the one the failing app was given, through a `TrackedSend`. Returns False
+        when no handler is registered for ``exc``; raises RuntimeError when the response had
+        started already. Layers below the middleware find it in the scope under
+        ``stellina.asgi.EXCEPTION_MIDDLEWARE_SCOPE_KEY`` and answer through it, so that the
+        response passes through their own middleware.
+        """
+        handler = find_exception_handler(self._exception_handlers, self._status_handlers, exc)
+        if handler is None:
+            return False
+        if TrackedSend.around(send).started:
+            msg = "Caught handled exception, but response already started."
+            raise RuntimeError(msg) from exc
+        if handler is self._inline_http:
+            response = _http_exception_response(exc)
+        else:
+            conn: HTTPConnection
+            if scope["type"] == "websocket":
+                conn = WebSocket(scope, receive, send)
             else:
-                conn: HTTPConnection
-                if scope_type == "websocket":
-                    conn = WebSocket(scope, receive, tracking_send.forward)
-                elif recorder is None:
-                    conn = Request(scope, receive, tracking_send.forward)
-                else:
-                    conn = Request(scope, recorder.replay(), tracking_send.forward)
-                response = await call_handler(handler, conn, exc)
-            exc.__traceback__ = None
-            if response is not None:
-                await response(scope, receive, tracking_send.forward)
+                recorder: BodyRecorder | None = scope.get(_BODY_COPY_KEY)
+                conn = Request(scope, receive if recorder is None else recorder.replay(), send)
+            response = await call_handler(handler, conn, exc)
+        exc.__traceback__ = None
+        if response is not None:
+            await response(scope, receive, send)
+        return True
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
         """The default HTTPException handler: the detail as plain text, with its headers."""
