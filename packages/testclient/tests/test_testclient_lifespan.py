@@ -222,3 +222,16 @@ def test_lifespan_scope(test_client_factory: ClientFactory) -> None:
     assert scopes[0]["type"] == "lifespan"
     assert scopes[0]["state"] is client.app_state
     assert messages == [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+
+def test_lifespan_driven_by_hand_then_by_a_with_block(test_client_factory: ClientFactory) -> None:
+    events: list[str] = []
+    client = test_client_factory(lifespan_app(events))
+    with anyio.from_thread.start_blocking_portal(**client.async_backend) as portal:
+        portal.start_task_soon(client.lifespan)
+        portal.call(client.wait_startup)
+        portal.call(client.wait_shutdown)
+    assert events == ["startup", "shutdown"]
+    with client:  # the ended call is not reused: a new one starts and shuts down
+        assert events == ["startup", "shutdown", "startup"]
+    assert events == ["startup", "shutdown", "startup", "shutdown"]

@@ -166,15 +166,20 @@ class TestClient(httpx.Client):
         scope = websocket_scope(request, self._asgi.scope_for(request))
         return WebSocketTestSession(self.app, scope, self._portal_factory)
 
-    def _lifespan_call(self) -> Lifespan:
-        if self._lifespan is None:
+    def _lifespan_call(self, *, renew: bool = False) -> Lifespan:
+        """The app's lifespan call; with ``renew``, a new one when the last has ended."""
+        call = self._lifespan
+        if call is None or (renew and call.done):
             scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.app_state}
-            self._lifespan = Lifespan(self.app, scope)
-        return self._lifespan
+            call = self._lifespan = Lifespan(self.app, scope)
+        return call
 
     async def lifespan(self) -> None:
-        """Run the app's lifespan call until it returns (on the portal's loop)."""
-        await self._lifespan_call().run()
+        """Run a lifespan call of the app until it returns (on the portal's loop).
+
+        A call that has ended is not run again: a new one starts.
+        """
+        await self._lifespan_call(renew=True).run()
 
     async def wait_startup(self) -> None:
         """Send ``lifespan.startup`` and wait for the app's answer; raise if startup failed."""
@@ -194,7 +199,7 @@ class TestClient(httpx.Client):
             stack.callback(self._end_block)
             stack.callback(portal.call, portal.stop, True)
             self.portal = portal
-            lifespan = self._lifespan_call()
+            lifespan = self._lifespan_call(renew=True)
             portal.start_task_soon(self.lifespan)
             stack.callback(portal.call, lifespan.cancel)
             portal.call(self.wait_startup)
