@@ -377,12 +377,19 @@ def test_debug_extension_exposes_template_and_context(test_client_factory: Clien
     assert response.context == {"name": "x"}  # type: ignore[attr-defined]
 
 
-def test_timeout_argument_warns(test_client_factory: ClientFactory) -> None:
+@pytest.mark.parametrize("call", ["get", "request"])
+def test_timeout_argument_warns_at_the_callers_line(
+    test_client_factory: ClientFactory, call: str
+) -> None:
     seen: list[Scope] = []
     client = test_client_factory(scope_echo(seen))
-    with pytest.warns(StellinaDeprecationWarning, match="'timeout' argument"):
-        client.get("/", timeout=1.0)
+    with pytest.warns(StellinaDeprecationWarning, match="'timeout' argument") as caught:
+        if call == "get":
+            client.get("/", timeout=1.0)
+        else:
+            client.request("GET", "/", timeout=1.0)
     assert len(seen) == 1
+    assert caught[0].filename == __file__
 
 
 def test_asgi2_application(test_client_factory: ClientFactory) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Self, TypedDict
@@ -62,6 +63,14 @@ _HTTPX_OPTIONS = ("base_url", "cookies", "follow_redirects")
 class _AsyncBackend(TypedDict):
     backend: str
     backend_options: dict[str, Any]
+
+
+def _outside_httpx() -> int:
+    """The warning stack level of the first caller outside httpx (``get()`` calls ``request()``)."""
+    level, frame = 2, sys._getframe(2)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("httpx."):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 class TestClient(httpx.Client):
@@ -137,7 +146,7 @@ class TestClient(httpx.Client):
                 "You should not use the 'timeout' argument with the TestClient: "
                 "the application runs in-process, so there is nothing to time out.",
                 StellinaDeprecationWarning,
-                stacklevel=2,
+                stacklevel=_outside_httpx(),
             )
         # Everything but the warning is httpx's: hand the keyword options on as they came.
         options = {name: value for name, value in locals().items() if name in _REQUEST_OPTIONS}
