@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
 import pytest
 from stellina_testing import ClientFactory, Recorder, http_scope, request_app
 
-from stellina.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from stellina.middleware.base import (
+    BaseHTTPMiddleware,
+    DispatchFunction,
+    RequestResponseEndpoint,
+)
 from stellina.requests import ClientDisconnect, Request
 from stellina.responses import PlainTextResponse, Response
 from stellina.types import Message, Scope
@@ -16,6 +21,16 @@ from stellina.types import Message, Scope
 
 def post() -> Scope:
     return http_scope(method="POST")
+
+
+async def serve(
+    handler: Callable[[Request], Awaitable[Response]],
+    dispatch: DispatchFunction,
+    *chunks: bytes,
+) -> list[Message]:
+    """What BaseHTTPMiddleware(dispatch) over ``handler`` sends for a body of ``chunks``."""
+    middleware = BaseHTTPMiddleware(request_app(handler), dispatch=dispatch)
+    return await Recorder.with_body(*chunks).run(middleware, post())
 
 
 async def hello(request: Request) -> Response:
@@ -51,12 +66,9 @@ async def test_body_read_whole_in_dispatch_reaches_the_app_then_disconnect() -> 
         assert await request.body() == b"abc"
         return await call_next(request)
 
-    chunks = [
-        {"type": "http.request", "body": b"a", "more_body": True},
-        {"type": "http.request", "body": b"b", "more_body": True},
-        {"type": "http.request", "body": b"c", "more_body": False},
-    ]
-    await Recorder(chunks).run(BaseHTTPMiddleware(app, dispatch=dispatch), post())
+    await Recorder.with_body(b"a", b"b", b"c").run(
+        BaseHTTPMiddleware(app, dispatch=dispatch), post()
+    )
     assert received[0] == {"type": "http.request", "body": b"abc", "more_body": False}
     # Once the response is sent the app hears a disconnect instead of waiting forever.
     assert received[1] == {"type": "http.disconnect"}
@@ -71,13 +83,7 @@ async def test_body_streamed_to_the_end_in_dispatch_leaves_the_app_an_empty_body
         assert [chunk async for chunk in request.stream()] == [b"a", b"b", b""]
         return await call_next(request)
 
-    chunks = [
-        {"type": "http.request", "body": b"a", "more_body": True},
-        {"type": "http.request", "body": b"b", "more_body": False},
-    ]
-    sent = await Recorder(chunks).run(
-        BaseHTTPMiddleware(request_app(echo), dispatch=dispatch), post()
-    )
+    sent = await serve(echo, dispatch, b"a", b"b")
     assert sent[1]["body"] == b"app got []"
 
 
@@ -99,14 +105,7 @@ async def test_dispatch_and_app_stream_the_body_in_turns() -> None:
         assert response is not None
         return response
 
-    chunks = [
-        {"type": "http.request", "body": b"1", "more_body": True},
-        {"type": "http.request", "body": b"2", "more_body": True},
-        {"type": "http.request", "body": b"3", "more_body": False},
-    ]
-    sent = await Recorder(chunks).run(
-        BaseHTTPMiddleware(request_app(first_chunk), dispatch=dispatch), post()
-    )
+    sent = await serve(first_chunk, dispatch, b"1", b"2", b"3")
     assert sent[1]["body"] == b"app got 2"
     assert seen == [b"1", b"3", b""]
 
@@ -124,13 +123,7 @@ async def test_dispatch_cannot_stream_on_once_the_app_read_to_the_end() -> None:
             await stream.__anext__()
         return response
 
-    chunks = [
-        {"type": "http.request", "body": b"first-", "more_body": True},
-        {"type": "http.request", "body": b"second", "more_body": False},
-    ]
-    sent = await Recorder(chunks).run(
-        BaseHTTPMiddleware(request_app(echo), dispatch=dispatch), post()
-    )
+    sent = await serve(echo, dispatch, b"first-", b"second")
     assert sent[1]["body"] == b"second"
 
 
