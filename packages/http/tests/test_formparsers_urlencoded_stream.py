@@ -140,3 +140,18 @@ async def test_many_fields_in_many_chunks() -> None:
     form = await parse([body[i : i + 64] for i in range(0, len(body), 64)])
     assert len(form.multi_items()) == 1000
     assert form["field999"] == "value 999!"
+
+
+@pytest.mark.anyio
+async def test_a_field_sent_a_byte_at_a_time_is_not_held_as_an_object_per_byte() -> None:
+    body = b"name=" + b"v%20+" * 2000 + b"&next=1"
+    parser = FormParser(HEADERS, chunks_of(body[i : i + 1] for i in range(len(body))))
+    form = await parser.parse()
+    assert list(form.multi_items()) == reference(body)
+    assert parser._pieces == []
+
+    held = FormParser(HEADERS, chunks_of([]))
+    for byte in b"name=" + b"x" * 100:
+        held._grow_partial(bytes([byte]))
+    assert len(held._pieces) <= 32  # the rest was moved into one buffer
+    assert held._field_value == b"x" * 100

@@ -142,6 +142,10 @@ def _decode_fields(fields: list[bytes]) -> list[tuple[str, str | UploadFile]]:
     return [_decode_field(field) for field in fields]
 
 
+# The most pieces of a partial field held as they came (see `FormParser`).
+_PIECES_HELD = 32
+
+
 class FormParser:
     """Parses an ``application/x-www-form-urlencoded`` body as it streams in.
 
@@ -165,15 +169,18 @@ class FormParser:
         self._current_fields = 0
         # The field cut off by the end of the chunks so far: its pieces, their size, and where
         # its "=" is (-1: none yet). Pieces are joined once, when the field ends: a field that
-        # came in one piece is never copied.
+        # came in one piece is never copied. Past `_PIECES_HELD` pieces they are moved to
+        # `_spilled`, so that a field sent a byte at a time costs no object per byte.
         self._pieces: list[bytes] = []
+        self._spilled = bytearray()
         self._size = 0
         self._equals = -1
 
     @property
     def _field_value(self) -> bytes:
         """The buffered value of the field being received."""
-        return b"".join(self._pieces)[self._equals + 1 :] if self._equals >= 0 else b""
+        field = bytes(self._spilled) + b"".join(self._pieces)
+        return field[self._equals + 1 :] if self._equals >= 0 else b""
 
     async def parse(self) -> FormData:
         """Read the whole stream and return its fields, in order."""
@@ -206,13 +213,22 @@ class FormParser:
         # The name and the value count together; the "=" between them does not.
         if size - (self._equals >= 0) > self.max_part_size:
             raise self._too_large()
-        self._pieces.append(piece)
+        pieces = self._pieces
+        pieces.append(piece)
         self._size = size
+        if len(pieces) > _PIECES_HELD:
+            self._spilled += b"".join(pieces)
+            pieces.clear()
 
     def _take_partial(self) -> bytes:
         """The partial field, now whole and counted; the buffer is left empty."""
         self._count(1)
-        field = b"".join(self._pieces)
+        if self._spilled:
+            self._spilled += b"".join(self._pieces)
+            field = bytes(self._spilled)
+            self._spilled.clear()
+        else:
+            field = b"".join(self._pieces)
         self._pieces.clear()
         self._size = 0
         self._equals = -1
