@@ -72,23 +72,25 @@ _small_lengths = [(b"content-length", b"%d" % size) for size in range(1024)]
 
 
 def _content_type(media_type: str, charset: str) -> tuple[bytes, bytes]:
-    """The Content-Type header for ``media_type``; text types get ``charset`` if they lack one."""
+    """Build (and keep) the Content-Type header for ``media_type``.
+
+    Text types get ``charset`` if they lack one. Responses look in `_content_types` first and
+    call this only when the header is not there.
+    """
     cache = _content_types.get(charset)
     if cache is None:
         cache = {}
         if len(_content_types) < 8:
             _content_types[charset] = cache
-    header = cache.get(media_type)
-    if header is None:
-        full = media_type
-        if media_type.startswith("text/") and "charset=" not in media_type.lower():
-            full = f"{media_type}; charset={charset}"
-        value = full.encode("latin-1")
-        if b"\r" in value or b"\n" in value:
-            raise ValueError(f"Invalid media type {media_type!r}: CR or LF.")
-        header = (b"content-type", value)
-        if len(cache) < 512:
-            cache[media_type] = header
+    full = media_type
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        full = f"{media_type}; charset={charset}"
+    value = full.encode("latin-1")
+    if b"\r" in value or b"\n" in value:
+        raise ValueError(f"Invalid media type {media_type!r}: CR or LF.")
+    header = (b"content-type", value)
+    if len(cache) < 512:
+        cache[media_type] = header
     return header
 
 
