@@ -1,0 +1,1 @@
+"""Response compression with zstd, brotli or gzip, negotiated from Accept-Encoding."""

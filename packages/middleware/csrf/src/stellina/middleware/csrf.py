@@ -1,0 +1,1 @@
+"""CSRF protection: a signed double-submit token checked on unsafe methods."""
