@@ -155,3 +155,17 @@ async def test_a_field_sent_a_byte_at_a_time_is_not_held_as_an_object_per_byte()
         held._grow_partial(bytes([byte]))
     assert len(held._pieces) <= 32  # the rest was moved into one buffer
     assert held._field_value == b"x" * 100
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("count", [32, 33, 34, 66, 99])
+@pytest.mark.parametrize("tail", [b"", b"&last=1"])
+async def test_a_field_whose_pieces_were_all_moved_to_the_buffer_is_kept(
+    count: int, tail: bytes
+) -> None:
+    # A field of exactly 33 (or 66...) pieces has none left in the list when it ends.
+    field = b"f=" + b"x" * (count - 2)
+    pieces = [field[i : i + 1] for i in range(len(field))]
+    pieces += [tail] if tail else []
+    form = await parse(pieces)
+    assert list(form.multi_items()) == reference(field + tail)

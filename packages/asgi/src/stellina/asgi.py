@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http
 import ipaddress
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MethodType
@@ -44,6 +45,7 @@ __all__ = [
     "find_exception_handler",
     "get_header",
     "limit_body",
+    "load_json",
     "port_number",
     "redirect",
     "route_path",
@@ -309,6 +311,15 @@ def find_exception_handler(
         if handler is not None:
             return handler
     return None
+
+
+def load_json(document: str | bytes | bytearray) -> Any:
+    """`json.loads` for what a client sent: a document nested too deeply for the parser raises
+    `json.JSONDecodeError`, a ValueError like any other malformed document, not RecursionError."""
+    try:
+        return json.loads(document)
+    except RecursionError:
+        raise json.JSONDecodeError("Document nested too deeply", "", 0) from None
 
 
 def declared_length(scope: Scope) -> int | None:

@@ -192,12 +192,12 @@ class FormParser:
                 continue
             first = chunk.find(b"&")
             self._grow_partial(chunk[:first])
-            if self._pieces:
+            if self._size:
                 fields.append(self._take_partial())
             if first < last:
                 fields += self._whole_fields(chunk[first + 1 : last])
             self._grow_partial(chunk[last + 1 :])
-        if self._pieces:
+        if self._size:
             fields.append(self._take_partial())
         return FormData(_decode_fields(fields))
 
@@ -310,16 +310,21 @@ class MultipartPart:
 
 
 def _text_decoder(charset: str) -> Callable[[bytes | bytearray], str]:
-    """Decode with ``charset`` (looked up once; utf-8 if unknown), else with latin-1."""
+    """Decode with ``charset`` (looked up once), else with latin-1.
+
+    A charset that is unknown or names no text encoding (``base64``, ``undefined``) gives
+    utf-8: the client's label is a hint, never a reason to fail.
+    """
     try:
         encoding = codecs.lookup(charset).name
-    except LookupError:
+        "a".encode(encoding).decode(encoding)
+    except (LookupError, UnicodeError):
         encoding = "utf-8"
 
     def text(data: bytes | bytearray) -> str:
         try:
             return data.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeError:  # punycode and idna raise it on bad input, not its subclass
             return data.decode("latin-1")
 
     return text
@@ -363,8 +368,9 @@ class MultiPartParser:
         self._headers_size = 0
         self._header_name = b""
         self._header_value = b""
-        # File data not yet written, as (file, bytes) runs; every file created, to close.
-        self._pending: list[tuple[UploadFile, bytes]] = []
+        # File data not yet written, as one buffer per run of data for the same file (so a
+        # body sent a byte at a time costs no object per byte); every file created, to close.
+        self._pending: list[tuple[UploadFile, bytearray]] = []
         self._pending_size = 0
         self._uploads: list[UploadFile] = []
 
@@ -429,7 +435,10 @@ class MultiPartParser:
         part = self._part
         if part.file is not None:
             if end > start:
-                self._pending.append((part.file, data[start:end]))
+                pending = self._pending
+                if not pending or pending[-1][0] is not part.file:
+                    pending.append((part.file, bytearray()))
+                pending[-1][1].extend(memoryview(data)[start:end])
                 self._pending_size += end - start
         elif len(part.data) + end - start > self.max_part_size:
             raise MultiPartException(
@@ -445,16 +454,11 @@ class MultiPartParser:
 
     async def _flush(self) -> None:
         """Write the pending file data: one write per run of data for the same file."""
-        order: list[tuple[UploadFile, list[bytes]]] = []
-        for upload, piece in self._pending:
-            if order and order[-1][0] is upload:
-                order[-1][1].append(piece)
-            else:
-                order.append((upload, [piece]))
-        self._pending.clear()
+        runs = self._pending
+        self._pending = []
         self._pending_size = 0
-        for upload, pieces in order:
-            await upload.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        for upload, run in runs:
+            await upload.write(run)
 
     async def parse(self) -> FormData:
         """Read the whole stream and return its fields and files, in order.

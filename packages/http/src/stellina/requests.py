@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import operator
 import re
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
@@ -12,7 +11,13 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, cast, overload
 import anyio
 
 from stellina._uploads import DEFAULT_MAX_PART_SIZE, DEFAULT_MAX_PARTS
-from stellina.asgi import MAX_BODY_SIZE_SCOPE_KEY, BodyLimit, declared_length, too_large
+from stellina.asgi import (
+    MAX_BODY_SIZE_SCOPE_KEY,
+    BodyLimit,
+    declared_length,
+    load_json,
+    too_large,
+)
 from stellina.datastructures import URL, Address, FormData, Headers, QueryParams, State
 from stellina.exceptions import ClientDisconnect, HTTPException
 from stellina.types import Message, Receive, Scope, Send
@@ -402,7 +407,7 @@ class Request(HTTPConnection[StateT]):
         """The body decoded as JSON, once; invalid JSON raises json.JSONDecodeError."""
         if self._json is not _UNSET:
             return self._json
-        self._json = data = json.loads(await self.body())
+        self._json = data = load_json(await self.body())
         return data
 
     async def _get_form(

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from stellina.asgi import load_json
 from stellina.requests import HTTPConnection, StateT
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -189,7 +190,7 @@ class WebSocket(HTTPConnection[StateT]):
         """The next message decoded as JSON, from a text or (UTF-8) binary frame."""
         _check_mode(mode)
         payload = (await self._receive_data())[_FRAME_KEYS[mode]]
-        return json.loads(payload if mode == "text" else payload.decode("utf-8"))
+        return load_json(payload if mode == "text" else payload.decode("utf-8"))
 
     def iter_text(self) -> AsyncIterator[str]:
         """Yield text messages until the client disconnects."""

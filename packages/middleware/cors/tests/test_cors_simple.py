@@ -143,3 +143,35 @@ def test_settings_are_normalised_once() -> None:
     assert "QUERY" in middleware.allow_methods
     assert "X-Token" in middleware.allow_headers
     assert "Accept" in middleware.allow_headers
+
+
+def test_a_string_policy_is_read_as_comma_separated_items(
+    test_client_factory: ClientFactory,
+) -> None:
+    app = CORSMiddleware(
+        endpoint,
+        allow_origins="https://a.com",
+        allow_methods="GET, POST",
+        allow_headers="X-Token,X-Trace",
+        expose_headers="X-A",
+    )
+    assert app.allow_origins == ("https://a.com",)
+    client = test_client_factory(app)
+    simple = client.get("/", headers={"Origin": "https://a.com"})
+    assert simple.headers["access-control-allow-origin"] == "https://a.com"
+    assert simple.headers["access-control-expose-headers"] == "X-A"
+    # No substring match: a part of the string is not an allowed origin.
+    assert (
+        "access-control-allow-origin"
+        not in client.get("/", headers={"Origin": "https://a.c"}).headers
+    )
+    preflight = client.options(
+        "/",
+        headers={
+            "Origin": "https://a.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-token, x-trace",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-methods"] == "GET, POST"

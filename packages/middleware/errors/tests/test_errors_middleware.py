@@ -11,12 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from stellina_testing import Recorder, http_scope
 
+from stellina.exceptions import ClientDisconnect
 from stellina.middleware.errors import ServerErrorMiddleware
 from stellina.requests import Request
 from stellina.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from stellina.testclient import TestClient
-from stellina.types import Message
+from stellina.types import Message, Receive, Scope, Send
 
 ClientFactory = Callable[..., TestClient]
 
@@ -77,6 +79,43 @@ async def test_exception_after_response_started_sends_nothing_more() -> None:
         sent, exc = await drive(middleware)
         assert isinstance(exc, Boom)
         assert sent == [{"type": "http.response.start", "status": 200, "headers": []}]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("started", [False, True])
+@pytest.mark.parametrize("debug", [False, True])
+async def test_a_client_gone_mid_request_ends_it_quietly(started: bool, debug: bool) -> None:
+    handled: list[Exception] = []
+
+    def handler(request: Request, exc: Exception) -> Response:
+        handled.append(exc)
+        return PlainTextResponse("handled", 500)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if started:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        await Request(scope, receive).body()
+
+    recorder = Recorder([{"type": "http.request", "body": b"par", "more_body": True}])
+    sent = await recorder.run(ServerErrorMiddleware(app, handler, debug=debug), http_scope())
+    # Not re-raised to the server (which would log a crash), no 500, no handler call.
+    assert [m["type"] for m in sent] == ["http.response.start"] * started
+    assert handled == []
+
+
+@pytest.mark.anyio
+async def test_an_app_can_still_catch_the_disconnect_itself() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await Request(scope, receive).body()
+        except ClientDisconnect:
+            seen.append("gone")
+            raise
+
+    await Recorder().run(ServerErrorMiddleware(app), http_scope(method="POST"))
+    assert seen == ["gone"]
 
 
 def test_debug_html_page_shows_escaped_traceback(test_client_factory: ClientFactory) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator
 from typing import Any, Literal, NoReturn
 
 from stellina import status
+from stellina.asgi import load_json
 from stellina.concurrency import is_async_callable, run_in_threadpool
 from stellina.exceptions import HTTPException
 from stellina.requests import Request
@@ -126,8 +126,8 @@ class WebSocketEndpoint:
     async def _json(self, websocket: WebSocket, message: Message) -> Any:
         text = message.get("text")
         try:
-            return json.loads(text if text is not None else (message.get("bytes") or b"").decode())
-        except (ValueError, RecursionError):  # invalid UTF-8 or JSON, or absurd nesting
+            return load_json(text if text is not None else (message.get("bytes") or b"").decode())
+        except ValueError:  # invalid UTF-8 or JSON
             await _refuse(websocket, "Malformed JSON data received.")
 
     async def on_connect(self, websocket: WebSocket) -> None:

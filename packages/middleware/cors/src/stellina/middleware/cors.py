@@ -38,6 +38,14 @@ def _send_with_vary(send: Send, message: Message) -> Awaitable[None]:
     return send(message)
 
 
+def _items(value: Collection[str]) -> Collection[str]:
+    """A policy list as given, or, for a string (a common slip: ``allow_origins="https://a"``),
+    its comma-separated items: no origin, method or header name holds a comma."""
+    if isinstance(value, str):
+        return tuple(item for item in (part.strip() for part in value.split(",")) if item)
+    return value
+
+
 @dataclass(eq=False)
 class CORSMiddleware:
     """Answer CORS preflight requests and add CORS headers to the other responses.
@@ -68,6 +76,10 @@ class CORSMiddleware:
     _preflight_start: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.allow_origins = _items(self.allow_origins)
+        self.allow_methods = _items(self.allow_methods)
+        self.allow_headers = _items(self.allow_headers)
+        self.expose_headers = _items(self.expose_headers)
         self.allow_methods = ALL_METHODS if "*" in self.allow_methods else tuple(self.allow_methods)
         self.allow_all_origins = "*" in self.allow_origins
         self.allow_all_headers = "*" in self.allow_headers

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stellina.asgi import TrackedSend
+from stellina.exceptions import ClientDisconnect
 from stellina.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ class ServerErrorMiddleware:
 
     With ``debug`` the response is a traceback (HTML when the client accepts it, plain text
     otherwise); else ``handler(request, exc)`` builds it, or a plain "Internal Server Error".
-    The exception is always re-raised so that the server can log it.
+    The exception is always re-raised so that the server can log it, except
+    `ClientDisconnect`: a client gone mid-request ends the request quietly.
     """
 
     def __init__(
@@ -142,6 +144,10 @@ class ServerErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send.forward)
+        except ClientDisconnect:
+            # The client has gone: no one is left to answer or to blame. The request ends
+            # here, quietly, rather than as a server error in the log.
+            return
         except Exception as exc:
             if self.handler is not None and not self.debug:
                 response = await self._call_handler(scope, exc)
