@@ -458,7 +458,7 @@ class MultiPartParser:
         self._pending = []
         self._pending_size = 0
         for upload, run in runs:
-            await upload.write(run)
+            await upload.write(bytes(run))
 
     async def parse(self) -> FormData:
         """Read the whole stream and return its fields and files, in order.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -36,9 +37,13 @@ def _forwarded(
 
 
 def _wrapped(app: ASGIApp, spec: Middleware) -> ASGIApp:
-    """`app` inside the middleware that `spec` describes."""
+    """`app` inside the middleware that `spec` describes; a failure names the middleware."""
     factory, args, kwargs = spec
-    wrapper: ASGIApp = factory(app, *args, **kwargs)
+    try:
+        wrapper: ASGIApp = factory(app, *args, **kwargs)
+    except Exception as exc:
+        exc.add_note(f"while building the middleware {spec!r}")
+        raise
     return wrapper
 
 
@@ -108,11 +113,23 @@ class Stellina:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
-        await (self.middleware_stack or self._start())(scope, receive, send)
+        stack = self.middleware_stack
+        if stack is None:
+            stack = await self._start(scope, receive, send)
+        await stack(scope, receive, send)
 
-    def _start(self) -> ASGIApp:
-        """Build the middleware stack, once: the first call starts the application."""
-        self.middleware_stack = self.build_middleware_stack()
+    async def _start(self, scope: Scope, receive: Receive, send: Send) -> ASGIApp:
+        """Build the middleware stack, once: the first call (lifespan, if the server runs it)
+        starts the application. A stack that cannot be built fails the lifespan startup with
+        the reason, so that the server reports it and stops before serving anything."""
+        try:
+            self.middleware_stack = self.build_middleware_stack()
+        except Exception as exc:
+            if scope["type"] == "lifespan":
+                await receive()  # lifespan.startup
+                reason = "".join(traceback.format_exception_only(exc)).strip()
+                await send({"type": "lifespan.startup.failed", "message": reason})
+            raise
         return self.middleware_stack
 
     def add_middleware(
