@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from shlex import shlex
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 _R = TypeVar("_R")
 
@@ -89,6 +89,12 @@ class State:
 
     def __delattr__(self, key: str) -> None:
         del self.__dict__[key]  # KeyError when absent, as for an item
+
+    if TYPE_CHECKING:
+        # For type checkers only: any attribute may be set and read (``app.state.db = ...``).
+        # At run time attributes live natively in the namespace dict.
+        def __getattr__(self, key: str) -> Any: ...
+        def __setattr__(self, key: str, value: Any) -> None: ...
 
     __getitem__ = _on_namespace(dict.__getitem__)
     __setitem__ = _on_namespace(dict.__setitem__)
