@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from benchlib import body_size
+from benchlib import KIB, MIB, body_size
 
 IMPLS = ("stellina", "starlette")
 SMALL = bytes(range(256)) * 4  # 1 KiB
 LARGE_SIZE = 10 * 1024 * 1024
+# Text that compresses as scripts do, and a browser's Accept-Encoding: zstd and br are looked
+# for (absent) before the gzip sibling is found.
+SCRIPT_LINE = b"export function greet(name) { return `hello ${name}`; } // 0123456789\n"
+BROWSER_ACCEPT = (b"accept-encoding", b"gzip, deflate, br, zstd")
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +29,13 @@ def static_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "assets" / "404.html").write_text("<h1>not here</h1>")
     (root / "assets" / "docs").mkdir()
     (root / "assets" / "docs" / "index.html").write_text("<h1>docs</h1>")
+    (root / "pre").mkdir()
+    for name, size in (("1k.js", KIB), ("1m.js", MIB)):
+        original = root / "pre" / name
+        original.write_bytes((SCRIPT_LINE * (size // len(SCRIPT_LINE) + 1))[:size])
+        sibling = root / "pre" / f"{name}.gz"
+        sibling.write_bytes(gzip.compress(original.read_bytes(), mtime=0))
+        os.utime(original, (1_700_000_000, 1_700_000_000))
     (root / "templates").mkdir()
     (root / "templates" / "page.html").write_text(
         "<html><head><title>{{ title }}</title></head><body><ul>"
@@ -70,6 +83,49 @@ def test_static_not_modified(
     etag = dict(first[0]["headers"])[b"etag"]
     scope = make_scope("/small.js", headers=[(b"if-none-match", etag)])
     assert benchmark(driver.call, app, scope)[0]["status"] == 304
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("name", ["1k.js", "1m.js"])
+def test_static_precompressed(
+    benchmark: Any, driver: Any, make_scope: Any, static_dir: Path, impl: str, name: str
+) -> None:
+    """stellina sends the .gz sibling; Starlette, which has no such option, the file itself."""
+    benchmark.group = f"static: precompressed {'1 KiB' if name == '1k.js' else '1 MiB'} (gzip)"
+    staticfiles = importlib.import_module(f"{impl}.staticfiles")
+    directory = static_dir / "pre"
+    if impl == "stellina":
+        app = staticfiles.StaticFiles(directory=directory, precompressed=True)
+        expected = (directory / f"{name}.gz").stat().st_size
+    else:
+        app = staticfiles.StaticFiles(directory=directory)
+        expected = (directory / name).stat().st_size
+    messages = benchmark(driver.call, app, make_scope(f"/{name}", headers=[BROWSER_ACCEPT]))
+    assert messages[0]["status"] == 200
+    assert body_size(messages) == expected
+    assert (b"content-encoding" in dict(messages[0]["headers"])) == (impl == "stellina")
+
+
+CACHE_CONTROL = {
+    "a value": {"cache_control": "public, max-age=3600"},
+    "a callable": {"cache_control": lambda path: "public, max-age=3600"},
+    "immutable_pattern": {"immutable_pattern": r"\.js$"},
+}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("option", list(CACHE_CONTROL))
+def test_static_cache_control(
+    benchmark: Any, driver: Any, make_scope: Any, static_dir: Path, impl: str, option: str
+) -> None:
+    """The cost of Cache-Control on a 1 KiB file; Starlette serves it without the header."""
+    benchmark.group = f"static: 1 KiB file, Cache-Control from {option}"
+    staticfiles = importlib.import_module(f"{impl}.staticfiles")
+    options = CACHE_CONTROL[option] if impl == "stellina" else {}
+    app = staticfiles.StaticFiles(directory=static_dir / "assets", **options)
+    messages = benchmark(driver.call, app, make_scope("/small.js"))
+    assert messages[0]["status"] == 200
+    assert (b"cache-control" in dict(messages[0]["headers"])) == (impl == "stellina")
 
 
 @pytest.mark.parametrize("impl", IMPLS)

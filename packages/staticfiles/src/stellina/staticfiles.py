@@ -5,12 +5,16 @@ from __future__ import annotations
 import errno
 import importlib.util
 import os
+import re
 import stat
+from collections.abc import Callable
 from email.utils import parsedate
-from typing import TYPE_CHECKING
+from mimetypes import guess_type
+from typing import TYPE_CHECKING, NamedTuple
 
 import anyio.to_thread
 
+from stellina.asgi import add_vary, set_header
 from stellina.datastructures import URL, Headers
 from stellina.exceptions import HTTPException
 from stellina.responses import FileResponse, RedirectResponse, Response
@@ -26,6 +30,31 @@ PathLike = str | os.PathLike[str]
 _ALLOW = {"Allow": "GET, HEAD"}
 # Where "/" is the separator, a backslash in a path is refused like NUL (never a separator).
 _SEP_IS_SLASH = os.sep == "/"
+
+# Precompressed siblings: each content coding, best first among equal qualities, and the
+# suffix of its file. A file whose name has one of these suffixes gets no sibling itself.
+_CODINGS = ("zstd", "br", "gzip")
+_SUFFIXES = {"zstd": ".zst", "br": ".br", "gzip": ".gz"}
+_ENCODED_SUFFIXES = tuple(_SUFFIXES.values())
+_QVALUE = re.compile(rb"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")  # RFC 9110 section 12.4.2
+# Rankings of recent Accept-Encoding values (short ones only): browsers send a handful.
+_rankings: dict[bytes, tuple[str, ...]] = {}
+_RANKINGS_SIZE = 256
+_RANKED_VALUE_MAX = 256
+_IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
+
+
+class _Sibling(NamedTuple):
+    """A precompressed file to send in place of the requested one."""
+
+    coding: str
+    path: str
+    stat_result: os.stat_result
+
+
+# A lookup's result: the file and its stat, the sibling to send instead (if any), and
+# whether the answer depends on Accept-Encoding (a usable sibling exists).
+_Found = tuple[str, os.stat_result | None, _Sibling | None, bool]
 
 
 def _find_real(root: str, prefix: str, path: str) -> tuple[str, os.stat_result] | None:
@@ -90,6 +119,56 @@ def _parse_http_date(value: str) -> tuple[int, ...] | None:
     return None if parsed is None else tuple(parsed[:6])
 
 
+def _rank_codings(value: bytes) -> tuple[str, ...]:
+    """The codings of `_CODINGS` an Accept-Encoding value accepts, the one to send first.
+
+    Names are case-insensitive and ``x-gzip`` is gzip; ``*`` weighs every coding not listed
+    (and identity, unless listed); q=0, or a malformed q, refuses. Higher q wins, then zstd,
+    br, gzip. A coding weighing less than identity (when identity or ``*`` is listed) is left
+    out: the client prefers the file as it is.
+    """
+    weights: dict[str, float] = {}
+    for item in value.split(b","):
+        raw_name, _, params = item.partition(b";")
+        name = raw_name.strip().lower().decode("latin-1")
+        if not name:
+            continue
+        quality = 1.0
+        for param in params.split(b";"):
+            key, _, raw_quality = param.partition(b"=")
+            if key.strip().lower() == b"q":
+                raw_quality = raw_quality.strip()
+                quality = float(raw_quality) if _QVALUE.fullmatch(raw_quality) else 0.0
+                break
+        if name == "x-gzip":
+            name = "gzip"
+        weights[name] = max(quality, weights.get(name, 0.0))
+    star = weights.get("*")
+    identity = weights.get("identity", star)
+    ranked = []
+    for order, coding in enumerate(_CODINGS):
+        weight = weights.get(coding, star)
+        if weight and (identity is None or weight >= identity):
+            ranked.append((-weight, order, coding))
+    return tuple(coding for _, _, coding in sorted(ranked))
+
+
+def _accepted_codings(scope: Scope) -> tuple[str, ...]:
+    """The precompressed codings the request accepts, best first; none without Accept-Encoding."""
+    values = [value for name, value in scope["headers"] if name == b"accept-encoding"]
+    if not values:
+        return ()
+    value = values[0] if len(values) == 1 else b",".join(values)
+    ranked = _rankings.get(value)
+    if ranked is None:
+        ranked = _rank_codings(value)
+        if len(value) <= _RANKED_VALUE_MAX:
+            if len(_rankings) >= _RANKINGS_SIZE:
+                _rankings.clear()
+            _rankings[value] = ranked
+    return ranked
+
+
 def _entity_tags(header: str) -> set[str]:
     """The opaque tags of an If-None-Match list, weak ones (``W/"x"``) compared as strong."""
     tags = set()
@@ -99,12 +178,29 @@ def _entity_tags(header: str) -> set[str]:
     return tags
 
 
+def _package_statics(package: str | tuple[str, str]) -> str:
+    """The statics folder of an importable package: ``"statics"``, or the one named with it."""
+    name, folder = (package, "statics") if isinstance(package, str) else package
+    spec = importlib.util.find_spec(name)
+    origin = None if spec is None else spec.origin
+    assert origin is not None, f"Package {name!r} could not be found."
+    statics = os.path.normpath(os.path.join(origin, os.pardir, folder))
+    assert os.path.isdir(statics), f"Directory '{folder!r}' in package {name!r} could not be found."
+    return statics
+
+
 class StaticFiles:
     """Serve the files of `directory` and of each package's statics folder, searched in order.
 
     Only GET and HEAD are answered. With `html=True`, a directory serves its `index.html`
     (redirecting to the URL with a trailing slash first) and a missing file serves `404.html`
     when there is one. Symlinks leaving the directories are refused unless `follow_symlink`.
+
+    With `precompressed=True`, a file's ``.zst``, ``.br`` or ``.gz`` sibling (not older than
+    the file) is sent instead, with ``Content-Encoding``, when Accept-Encoding allows it.
+    `cache_control` (a value, or a function of the relative path giving one or None) is sent
+    on 200, 206 and 304 answers; paths matching `immutable_pattern` get a one-year
+    ``immutable`` value instead.
     """
 
     def __init__(
@@ -115,6 +211,9 @@ class StaticFiles:
         html: bool = False,
         check_dir: bool = True,
         follow_symlink: bool = False,
+        precompressed: bool = False,
+        cache_control: str | Callable[[str], str | None] | None = None,
+        immutable_pattern: str | re.Pattern[str] | None = None,
     ) -> None:
         self.directory = directory
         self.packages = packages
@@ -127,6 +226,23 @@ class StaticFiles:
         # Resolved once by the first request's config check, so the directories stay editable
         # until then; lookups before that resolve them each time.
         self._roots: list[tuple[str, str]] | None = None
+        self.precompressed = precompressed
+        self.cache_control = cache_control
+        self.immutable_pattern = (
+            re.compile(immutable_pattern)
+            if isinstance(immutable_pattern, str)
+            else immutable_pattern
+        )
+        self._cache_control_header: tuple[bytes, bytes] | None = None
+        self._cache_control_call: Callable[[str], str | None] | None = None
+        if isinstance(cache_control, str):  # checked now: CR, LF and NUL raise ValueError
+            self._cache_control_header = Headers({"cache-control": cache_control}).raw[0]
+        elif callable(cache_control):
+            self._cache_control_call = cache_control
+        elif cache_control is not None:
+            raise TypeError("cache_control must be a str, a callable or None")
+        # Without any of the three options, a file is answered by `file_response` alone.
+        self._plain = not precompressed and cache_control is None and immutable_pattern is None
 
     def get_directories(
         self,
@@ -134,21 +250,8 @@ class StaticFiles:
         packages: list[str | tuple[str, str]] | None = None,
     ) -> list[PathLike]:
         """The directories to search: `directory` first, then each package's statics folder."""
-        directories: list[PathLike] = [] if directory is None else [directory]
-        for package in packages or ():
-            if isinstance(package, tuple):
-                package, statics_dir = package
-            else:
-                statics_dir = "statics"
-            spec = importlib.util.find_spec(package)
-            assert spec is not None, f"Package {package!r} could not be found."
-            assert spec.origin is not None, f"Package {package!r} could not be found."
-            package_directory = os.path.normpath(os.path.join(spec.origin, "..", statics_dir))
-            assert os.path.isdir(package_directory), (
-                f"Directory '{statics_dir!r}' in package {package!r} could not be found."
-            )
-            directories.append(package_directory)
-        return directories
+        found: list[PathLike] = [_package_statics(package) for package in packages or ()]
+        return found if directory is None else [directory, *found]
 
     def _resolve_roots(self) -> list[tuple[str, str]]:
         """Each directory as an absolute (real, unless following symlinks) path and its prefix."""
@@ -190,27 +293,95 @@ class StaticFiles:
         """The response for `path`; raises HTTPException for 401, 404 and 405."""
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(status_code=405, headers=_ALLOW)
-        full_path, stat_result = await self._lookup(path)
+        codings = _accepted_codings(scope) if self.precompressed else None
+        found = await self._lookup(path, codings)
+        stat_result = found[1]
         if stat_result is not None:
             if stat.S_ISREG(stat_result.st_mode):
-                return self.file_response(full_path, stat_result, scope)
+                if self._plain:
+                    return self.file_response(found[0], stat_result, scope)
+                return self._respond(path, found, scope)
             if self.html and stat.S_ISDIR(stat_result.st_mode):
-                full_path, stat_result = await self._lookup(os.path.join(path, "index.html"))
+                index = os.path.join(path, "index.html")
+                found = await self._lookup(index, codings)
+                stat_result = found[1]
                 if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
                     if not scope["path"].endswith("/"):
                         url = URL(scope=scope)
                         return RedirectResponse(url=url.replace(path=url.path + "/"))
-                    return self.file_response(full_path, stat_result, scope)
+                    if self._plain:
+                        return self.file_response(found[0], stat_result, scope)
+                    return self._respond(os.path.normpath(index), found, scope)
         if self.html:
-            full_path, stat_result = await self._lookup("404.html")
+            found = await self._lookup("404.html", codings)
+            stat_result = found[1]
             if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
-                return FileResponse(full_path, status_code=404, stat_result=stat_result)
+                return self._respond("404.html", found, scope, status_code=404)
         raise HTTPException(status_code=404)
 
-    async def _lookup(self, path: str) -> tuple[str, os.stat_result | None]:
-        """`lookup_path` in a worker thread, with file system refusals mapped to HTTP errors."""
+    def _respond(self, path: str, found: _Found, scope: Scope, status_code: int = 200) -> Response:
+        """The answer for a found regular file, with its sibling, Vary and Cache-Control.
+
+        `path` is the file's path relative to the directory; a 200 can become a 304 (or, when
+        sent, a 206), and those carry Cache-Control; other statuses do not.
+        """
+        full_path, stat_result, sibling, vary = found
+        assert stat_result is not None
+        if sibling is not None:
+            response = self._sibling_response(full_path, sibling, scope, status_code)
+        elif status_code == 200:
+            response = self.file_response(full_path, stat_result, scope)
+        else:
+            response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
+        if vary:
+            add_vary(response.raw_headers, b"Accept-Encoding")
+        if response.status_code in (200, 304):
+            self._set_cache_control(response, path if _SEP_IS_SLASH else path.replace(os.sep, "/"))
+        return response
+
+    def _sibling_response(
+        self, full_path: str, sibling: _Sibling, scope: Scope, status_code: int
+    ) -> Response:
+        """A FileResponse of the sibling's bytes as the file's encoded form, or a 304.
+
+        The media type is the file's; the ETag, from the sibling's stat and coding, differs
+        from the file's own and from every other coding's.
+        """
+        coding, path, stat_result = sibling
+        tag = f'"{stat_result.st_mtime_ns:x}-{stat_result.st_size:x}-{coding}"'
+        response = FileResponse(
+            path,
+            status_code=status_code,
+            headers={"content-encoding": coding, "etag": tag},
+            media_type=guess_type(full_path)[0] or "application/octet-stream",
+            stat_result=stat_result,
+        )
+        if status_code == 200 and self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
+        return response
+
+    def _set_cache_control(self, response: Response, path: str) -> None:
+        """Set the Cache-Control header configured for the relative `path`, if any."""
+        pattern = self.immutable_pattern
+        if pattern is not None and pattern.search(path):
+            set_header(response.raw_headers, *_IMMUTABLE)
+        elif self._cache_control_header is not None:
+            set_header(response.raw_headers, *self._cache_control_header)
+        elif self._cache_control_call is not None:
+            value = self._cache_control_call(path)
+            if value is not None:
+                response.headers["cache-control"] = value  # refuses CR, LF and NUL
+
+    async def _lookup(self, path: str, codings: tuple[str, ...] | None = None) -> _Found:
+        """`lookup_path` in a worker thread, with file system refusals mapped to HTTP errors.
+
+        With `codings` (precompressed serving), the same thread picks the sibling to send.
+        """
         try:
-            return await anyio.to_thread.run_sync(self.lookup_path, path)
+            if codings is not None:
+                return await anyio.to_thread.run_sync(self._lookup_with_sibling, path, codings)
+            full_path, stat_result = await anyio.to_thread.run_sync(self.lookup_path, path)
+            return full_path, stat_result, None, False
         except PermissionError:
             raise HTTPException(status_code=401) from None
         except OSError as exc:
@@ -236,6 +407,59 @@ class StaticFiles:
             if found is not None:
                 return found
         return "", None
+
+    def _lookup_with_sibling(self, path: str, codings: tuple[str, ...]) -> _Found:
+        """`lookup_path`, then the first usable sibling in `codings` for a regular file.
+
+        When none of those is usable, the other codings' siblings are looked at only to tell
+        whether the answer depends on Accept-Encoding.
+        """
+        full_path, stat_result = self.lookup_path(path)
+        if (
+            stat_result is None
+            or not stat.S_ISREG(stat_result.st_mode)
+            or full_path.endswith(_ENCODED_SUFFIXES)
+        ):
+            return full_path, stat_result, None, False
+        for coding in codings:
+            sibling = self._find_sibling(full_path, stat_result, coding)
+            if sibling is not None:
+                return full_path, stat_result, sibling, True
+        for coding in _CODINGS:
+            if coding not in codings and self._find_sibling(full_path, stat_result, coding):
+                return full_path, stat_result, None, True
+        return full_path, stat_result, None, False
+
+    def _find_sibling(
+        self, full_path: str, original: os.stat_result, coding: str
+    ) -> _Sibling | None:
+        """The `coding` sibling of the file at `full_path`, if it is usable.
+
+        Usable: a regular file, not older than the original, reached under the same symlink
+        rules. The original's folder is inside a directory already; without `follow_symlink`,
+        a symlinked sibling must resolve inside a directory that holds the original too. Any
+        error reading it (missing, a loop, a name too long, no permission) means no sibling.
+        """
+        path = full_path + _SUFFIXES[coding]
+        try:
+            if self.follow_symlink:
+                stat_result = os.stat(path)
+            else:
+                stat_result = os.lstat(path)
+                if stat.S_ISLNK(stat_result.st_mode):
+                    path = os.path.realpath(path)
+                    roots = self._roots if self._roots is not None else self._resolve_roots()
+                    if not any(
+                        full_path.startswith(prefix) and path.startswith(prefix)
+                        for _, prefix in roots
+                    ):
+                        return None
+                    stat_result = os.stat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(stat_result.st_mode) or stat_result.st_mtime_ns < original.st_mtime_ns:
+            return None
+        return _Sibling(coding, path, stat_result)
 
     def file_response(
         self,
