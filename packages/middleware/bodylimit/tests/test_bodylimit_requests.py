@@ -12,7 +12,7 @@ from stellina_testing import ClientFactory, Recorder, http_scope
 from stellina.asgi import BodyLimit, HTTPException
 from stellina.middleware import Middleware
 from stellina.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY, RequestBodyLimitMiddleware
-from stellina.types import Message, Receive, Scope, Send
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -251,3 +251,41 @@ def test_usable_as_a_middleware_spec(test_client_factory: ClientFactory) -> None
     cls, args, kwargs = Middleware(RequestBodyLimitMiddleware, max_body_size=1)
     response = test_client_factory(cls(echo, *args, **kwargs)).post("/", content=b"ab")
     assert response.status_code == 413
+
+
+def framework_app(fail_first: bool = False) -> ASGIApp:
+    """Like another framework's app: an exception while serving becomes its own 500, then
+    propagates (here, the 413 raised from ``receive``)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if fail_first:
+                raise RuntimeError("the app's own bug")
+            more = True
+            while more:
+                more = (await receive()).get("more_body", False)
+        except Exception:
+            await send({"type": "http.response.start", "status": 500, "headers": []})
+            await send({"type": "http.response.body", "body": b"Internal Server Error"})
+            raise
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def test_a_framework_answering_the_crossed_limit_with_a_500_gives_a_413(
+    test_client_factory: ClientFactory,
+) -> None:
+    middleware = RequestBodyLimitMiddleware(framework_app(), max_body_size=10)
+    client = test_client_factory(middleware)
+    # No Content-Length: the limit is crossed while the app reads.
+    response = client.post("/", content=iter([b"x" * 6, b"x" * 6]))
+    assert (response.status_code, response.text) == (413, "Content Too Large")
+    assert client.post("/", content=iter([b"x" * 10])).status_code == 204
+
+
+def test_a_500_of_the_app_s_own_stays_a_500(test_client_factory: ClientFactory) -> None:
+    middleware = RequestBodyLimitMiddleware(framework_app(fail_first=True), max_body_size=10)
+    client = test_client_factory(middleware, raise_server_exceptions=False)
+    assert client.post("/", content=iter([b"x" * 6, b"x" * 6])).status_code == 500
