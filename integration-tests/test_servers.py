@@ -1,75 +1,78 @@
-"""The example application under real servers, driven by real clients over TCP on 127.0.0.1."""
+"""The full application (``apps/full_app.py``: the example app plus streaming, uploads, a
+WebSocket echo and lifespan) under real servers, driven by real clients over TCP on 127.0.0.1.
+"""
 
 from __future__ import annotations
 
-import socket
-import subprocess
+import hashlib
+import random
 import sys
-import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serving import APPS, EXAMPLES, free_port, serve
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError("server did not start")
+class Server(NamedTuple):
+    command: str  # the arguments of ``python``; "{port}" stands for the port to listen on
+    runs_lifespan: bool
 
 
 SERVERS = {
-    "uvicorn": ["-m", "uvicorn", "--app-dir", str(EXAMPLES), "app:app", "--host", "127.0.0.1"],
-    "hypercorn": ["-m", "hypercorn", "app:app", "--bind"],
+    "uvicorn": Server(
+        "-m uvicorn full_app:app --host 127.0.0.1 --port {port} --log-level warning", True
+    ),
+    "hypercorn": Server("-m hypercorn full_app:app --bind 127.0.0.1:{port}", True),
+    # The "asgi" interface runs the lifespan protocol ("asginl" would not).
+    "granian": Server(
+        "-m granian --interface asgi --host 127.0.0.1 --port {port} --log-level warning"
+        " full_app:app",
+        True,
+    ),
+    # Daphne does not speak the lifespan protocol: the app starts without its lifespan.
+    "daphne": Server("-m daphne -b 127.0.0.1 -p {port} full_app:app", False),
 }
 
 
+class Served(NamedTuple):
+    name: str
+    address: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+
 @pytest.fixture(params=sorted(SERVERS), scope="module")
-def base_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    port = _free_port()
-    name = request.param
-    if name == "uvicorn":
-        args = [*SERVERS[name], "--port", str(port), "--log-level", "warning"]
-    else:
-        args = [*SERVERS[name], f"127.0.0.1:{port}"]
-    process = subprocess.Popen(
-        [sys.executable, *args], cwd=EXAMPLES, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        _wait_until_serving(port, process)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    name: str = request.param
+    port = free_port()
+    args = SERVERS[name].command.format(port=port).split()
+    log = tmp_path_factory.mktemp(name) / "server.log"
+    with serve(args, port, log, paths=[APPS, EXAMPLES]) as address:
+        yield Served(name, address)
 
 
-def test_homepage_user_favicon_static(base_url: str) -> None:
-    with httpx.Client(base_url=f"http://{base_url}") as client:
+def test_homepage_user_favicon_static(served: Served) -> None:
+    with httpx.Client(base_url=served.url) as client:
         home = client.get("/")
         assert (home.status_code, home.text) == (200, "Hello, world!")
         assert home.headers["content-type"] == "text/plain; charset=utf-8"
-        assert client.get("/user/ada").json() == {"username": "ada"}
+        assert home.headers["content-length"] == "13"
+        user = client.get("/user/ada")
+        assert (user.status_code, user.json()) == (200, {"username": "ada"})
+        assert user.headers["content-type"] == "application/json"
         icon = client.get("/favicon.ico")
         assert icon.content == (EXAMPLES / "static" / "favicon.ico").read_bytes()
         assert "etag" in icon.headers
@@ -81,15 +84,82 @@ def test_homepage_user_favicon_static(base_url: str) -> None:
         assert client.get("/static/../app.py").status_code == 404
         assert client.get("/static/%2e%2e/app.py").status_code == 404
         assert client.get("/nowhere").status_code == 404
+        refused = client.post("/")
+        assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD")
 
 
-def test_ranges_over_tcp(base_url: str) -> None:
-    with httpx.Client(base_url=f"http://{base_url}") as client:
+def test_ranges_over_tcp(served: Served) -> None:
+    with httpx.Client(base_url=served.url) as client:
         partial = client.get("/static/style.css", headers={"range": "bytes=0-3"})
         assert partial.status_code == 206
         assert partial.content == b"body"
 
 
-def test_websocket_greeting(base_url: str) -> None:
-    with connect(f"ws://{base_url}/ws") as websocket:
+def test_websocket_greeting(served: Served) -> None:
+    with connect(f"ws://{served.address}/ws") as websocket:
         assert websocket.recv(timeout=5) == "Hello, websocket!"
+
+
+def test_websocket_echo(served: Served) -> None:
+    blob = random.Random(1).randbytes(64 * 1024)
+    with connect(f"ws://{served.address}/echo") as websocket:
+        websocket.send("héllo")
+        assert websocket.recv(timeout=5) == "héllo"
+        websocket.send(blob)
+        assert websocket.recv(timeout=5) == blob
+        # No empty message: daphne drops an outgoing message whose text or bytes are empty.
+
+
+def test_lifespan_startup_ran_where_the_server_speaks_it(served: Served) -> None:
+    answer = httpx.get(f"{served.url}/lifespan")
+    assert answer.json() == {"started": SERVERS[served.name].runs_lifespan}
+
+
+def test_streaming_response_arrives_chunk_by_chunk(served: Served) -> None:
+    # The app sends its first chunk, then holds the rest until /release is called: the test
+    # reads the first chunk while the response is still open, so it cannot have been buffered.
+    first = b"first:" + b"a" * 1024
+    rest = b"second:" + b"b" * 1024 + b"third:" + b"c" * 1024 + b"end"
+    token = uuid.uuid4().hex
+    with (
+        httpx.Client(base_url=served.url) as client,
+        client.stream("GET", "/stream", params={"token": token}) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/octet-stream"
+        assert "content-length" not in response.headers
+        chunks = response.iter_raw()
+        received = b""
+        while len(received) < len(first):
+            received += next(chunks)
+        assert received == first
+        assert httpx.get(f"{served.url}/release", params={"token": token}).text == "released"
+        received += b"".join(chunks)
+    assert received == first + rest
+
+
+def test_multipart_upload_of_8_mib(served: Served) -> None:
+    data = random.Random(2).randbytes(8 * 1024 * 1024)
+    answer = httpx.post(
+        f"{served.url}/upload",
+        files={"file": ("blob.bin", data, "application/octet-stream")},
+        data={"note": "ünïcode ✓"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "filename": "blob.bin",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "note": "ünïcode ✓",
+    }
+
+
+def test_application_body_limit(served: Served) -> None:
+    with httpx.Client(base_url=served.url) as client:
+        assert client.post("/body-size", content=b"x" * 1000).json() == {"size": 1000}
+        too_big = client.post("/body-size", content=b"x" * 2_000_000)
+        assert too_big.status_code == 413
+        # A streamed body without Content-Length is cut off at the limit too.
+        streamed = client.post("/body-size", content=iter([b"x" * 600_000] * 2))
+        assert streamed.status_code == 413

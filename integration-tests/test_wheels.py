@@ -8,25 +8,24 @@ come from the package index), so a piece that imports an undeclared stellina mod
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-import tomllib
-import venv
-import zipfile
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wheelhouse import (
+    PROJECTS,
+    Distribution,
+    build_all,
+    fresh_venv,
+    project_name,
+    stellina_closure,
+)
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECTS = sorted(
-    p.parent for p in ROOT.glob("packages/**/pyproject.toml") if "tests" not in p.parts
-)
 BOTTOM = "stellina-asgi"
 # Files only the bottom distribution may ship; no wheel ships stellina/__init__.py (namespace).
 BOTTOM_ONLY = {"stellina/py.typed", "stellina/middleware/__init__.py"}
@@ -44,85 +43,9 @@ SMOKE_CHECKED = {
 }
 
 
-@dataclass(frozen=True)
-class Distribution:
-    name: str
-    project: Path
-    wheel: Path
-    needs: frozenset[str]
-    files: frozenset[str]
-
-    @property
-    def modules(self) -> tuple[str, ...]:
-        """The importable modules the wheel ships, as dotted names."""
-        return tuple(
-            sorted(
-                name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-                for name in self.files
-                if name.endswith(".py")
-            )
-        )
-
-
-def _requirement_name(requirement: str) -> str:
-    match = re.match(r"[A-Za-z0-9._-]+", requirement)
-    assert match is not None, requirement
-    return match.group(0).lower()
-
-
-def _project_name(project: Path) -> str:
-    name: str = tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"]
-    return name
-
-
-def _build(project: Path, out: Path) -> Distribution:
-    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    target = out / project.name
-    subprocess.run(
-        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(target)],
-        cwd=project,
-        check=True,
-        capture_output=True,
-    )
-    wheel = next(target.glob(f"{meta['name'].replace('-', '_')}-*.whl"))
-    with zipfile.ZipFile(wheel) as archive:
-        files = frozenset(name for name in archive.namelist() if ".dist-info/" not in name)
-    needs = frozenset(_requirement_name(r) for r in meta.get("dependencies", []))
-    return Distribution(meta["name"], project, wheel, needs, files)
-
-
 @pytest.fixture(scope="module")
 def distributions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Distribution]:
-    out = tmp_path_factory.mktemp("wheels")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        built = list(pool.map(lambda project: _build(project, out), PROJECTS))
-    return {dist.name: dist for dist in built}
-
-
-def _stellina_closure(name: str, distributions: dict[str, Distribution]) -> Iterator[Distribution]:
-    seen: set[str] = set()
-    pending = [name]
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        dist = distributions[current]
-        yield dist
-        pending.extend(need for need in dist.needs if need in distributions)
-
-
-def _fresh_venv(where: Path, wheels: list[Path], *extra: str) -> Path:
-    venv.create(where, with_pip=False)
-    python = where / "bin" / "python"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
-        + [str(wheel) for wheel in wheels]
-        + list(extra),
-        check=True,
-        capture_output=True,
-    )
-    return python
+    return build_all(PROJECTS, tmp_path_factory.mktemp("wheels"))
 
 
 def _source_files(project: Path) -> frozenset[str]:
@@ -160,10 +83,10 @@ def test_every_distribution_builds_and_ships_only_its_own_files(
 def test_wheel_alone_imports_its_modules(
     project: Path, distributions: dict[str, Distribution], tmp_path: Path
 ) -> None:
-    name = _project_name(project)
+    name = project_name(project)
     dist = distributions[name]
-    closure = list(_stellina_closure(name, distributions))
-    python = _fresh_venv(tmp_path / "venv", [d.wheel for d in closure])
+    closure = list(stellina_closure(name, distributions))
+    python = fresh_venv(tmp_path / "venv", [d.wheel for d in closure])
     script = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
     result = subprocess.run(
         [str(python), "-c", script, *dist.modules], capture_output=True, text=True, check=False
@@ -247,7 +170,7 @@ if __name__ == "__main__":
 def test_installed_wheels_type_check_a_user_app_strictly(
     distributions: dict[str, Distribution], tmp_path: Path
 ) -> None:
-    python = _fresh_venv(tmp_path / "venv", [d.wheel for d in distributions.values()], "mypy>=1.11")
+    python = fresh_venv(tmp_path / "venv", [d.wheel for d in distributions.values()], "mypy>=1.11")
     user = tmp_path / "user"
     user.mkdir()
     (user / "app.py").write_text(USER_APP)
