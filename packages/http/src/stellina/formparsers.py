@@ -309,16 +309,22 @@ class MultipartPart:
         self.item_headers = [] if item_headers is None else item_headers
 
 
+# Python's text codecs that are transforms of its own, not charsets a client sends text in.
+_NOT_CHARSETS = frozenset(("idna", "punycode", "raw-unicode-escape", "unicode-escape"))
+
+
 def _text_decoder(charset: str) -> Callable[[bytes | bytearray], str]:
     """Decode with ``charset`` (looked up once), else with latin-1.
 
-    A charset that is unknown or names no text encoding (``base64``, ``undefined``) gives
-    utf-8: the client's label is a hint, never a reason to fail.
+    A charset that is unknown, malformed or names no text encoding (``base64``,
+    ``undefined``) gives utf-8: the client's label is a hint, never a reason to fail.
     """
     try:
         encoding = codecs.lookup(charset).name
         "a".encode(encoding).decode(encoding)
-    except (LookupError, UnicodeError):
+    except (LookupError, UnicodeError, ValueError):  # ValueError: a NUL in the name
+        encoding = "utf-8"
+    if encoding in _NOT_CHARSETS:
         encoding = "utf-8"
 
     def text(data: bytes | bytearray) -> str:
