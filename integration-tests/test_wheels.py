@@ -29,6 +29,8 @@ pytestmark = pytest.mark.slow
 BOTTOM = "stellina-asgi"
 # Files only the bottom distribution may ship; no wheel ships stellina/__init__.py (namespace).
 BOTTOM_ONLY = {"stellina/py.typed", "stellina/middleware/__init__.py"}
+# Beside the package: the .pth that names the distribution of a missing stellina module.
+HINTS_PTH = "stellina-install-hints.pth"
 # Middleware that must work around a bare ASGI app with no other stellina piece installed.
 SMOKE = Path(__file__).resolve().parent / "bare_asgi_smoke.py"
 SMOKE_CHECKED = {
@@ -64,8 +66,9 @@ def test_every_distribution_builds_and_ships_only_its_own_files(
     owners: dict[str, str] = {}
     for dist in distributions.values():
         assert dist.modules, f"{dist.name} ships no module"
-        assert dist.files == _source_files(dist.project), f"{dist.name}: wheel != src/stellina"
-        assert all(name.startswith("stellina/") for name in dist.files), sorted(dist.files)
+        own = dist.files - {HINTS_PTH} if dist.name == BOTTOM else dist.files
+        assert own == _source_files(dist.project), f"{dist.name}: wheel != src/stellina"
+        assert all(name.startswith("stellina/") for name in own), sorted(dist.files)
         assert "stellina/__init__.py" not in dist.files, f"{dist.name} breaks the namespace"
         for name in dist.files:
             assert name not in owners, f"{name} shipped by {owners.get(name)} and {dist.name}"
@@ -75,7 +78,7 @@ def test_every_distribution_builds_and_ships_only_its_own_files(
             assert BOTTOM in dist.needs, f"{dist.name} does not declare {BOTTOM}"
         undeclared = {n for n in dist.needs if n.startswith("stellina")} - set(distributions)
         assert not undeclared, f"{dist.name} needs stellina pieces not in this repository"
-    assert distributions[BOTTOM].files >= BOTTOM_ONLY
+    assert distributions[BOTTOM].files >= BOTTOM_ONLY | {HINTS_PTH}
     assert distributions[BOTTOM].needs == frozenset()
 
 
@@ -107,6 +110,22 @@ def test_wheel_alone_imports_its_modules(
             [str(python), str(SMOKE), name], capture_output=True, text=True, check=False
         )
         assert smoke.returncode == 0, smoke.stderr
+
+
+def test_a_piece_left_out_names_what_to_install(
+    distributions: dict[str, Distribution], tmp_path: Path
+) -> None:
+    # `pip install stellina` brings no test client: importing it says where it is.
+    closure = list(stellina_closure("stellina", distributions))
+    python = fresh_venv(tmp_path / "venv", [d.wheel for d in closure])
+    script = "from stellina.testclient import TestClient"
+    result = subprocess.run([str(python), "-c", script], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert (
+        "ModuleNotFoundError: No module named 'stellina.testclient': it is in the "
+        "stellina-testclient distribution; install it with `pip install stellina-testclient` "
+        '(or `pip install "stellina[httpx]"`)'
+    ) in result.stderr
 
 
 USER_APP = '''\
@@ -150,10 +169,12 @@ app = Stellina(
         Middleware(GZipMiddleware, minimum_size=500),
     ],
 )
+app.state.greeting = "hello"  # any attribute type-checks, as on Starlette
 
 
 def main() -> None:
     with TestClient(app) as client:
+        assert app.state.greeting == "hello"
         assert client.get("/", params={"name": "ada"}).text == "hello ada"
         client.get("/users/7")
         assert client.get("/users/7").json() == {"id": 7, "visits": 2}

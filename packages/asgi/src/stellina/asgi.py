@@ -16,7 +16,8 @@
 
 from __future__ import annotations
 
-import asyncio
+__version__ = "0.1.0"
+
 import http
 import ipaddress
 import json
@@ -664,6 +665,8 @@ async def run_in_worker_thread(func: Callable[[], _T]) -> _T:
     That is asyncio's default executor, or trio's threads: when no asyncio loop runs, trio
     runs us and is imported already, so no dependency on it (or on anyio) is needed.
     """
+    import asyncio  # here: most users of this module never hop to a thread
+
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

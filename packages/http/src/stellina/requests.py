@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 import operator
 import re
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping

@@ -6,6 +6,8 @@ The public API lives here; the implementation is split by job into private modul
 `_handled` (exception handling below a route's own middleware).
 """
 
+__version__ = "0.1.0"
+
 from stellina.convertors import CONVERTOR_TYPES, Convertor
 
 from ._mounts import Host, Mount

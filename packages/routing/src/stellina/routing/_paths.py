@@ -61,7 +61,8 @@ def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[A
     tail = pieces[-1]
     regex.append(re.escape(_HOST_PORT.sub("", tail) if is_host else tail))
     template.append(tail)
-    flags = re.IGNORECASE if is_host else 0
+    # A "path" parameter takes any remainder, newlines included (fullmatch: no "$" before one).
+    flags = re.IGNORECASE if is_host else re.DOTALL
     return re.compile("^" + "".join(regex) + "$", flags), "".join(template), convertors
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 from stellina.asgi import CONTENT_TOO_LARGE, MAX_BODY_SIZE_SCOPE_KEY, BodyLimit, declared_length
 from stellina.types import ASGIApp, Receive, Scope, Send
 

@@ -2,38 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
+__version__ = "0.1.0"
+
 import os
 import struct
-import sys
 import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass, field
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
-from stellina.asgi import RawHeaders, add_vary, set_header
+from stellina.asgi import (
+    DEFAULT_EXCLUDED_CONTENT_TYPES as DEFAULT_EXCLUDED_CONTENT_TYPES,
+)
+from stellina.asgi import (
+    MediaTypeFilter,
+    RawHeaders,
+    accept_encoding,
+    add_vary,
+    encoding_qualities,
+    memoise,
+    run_in_worker_thread,
+    set_header,
+)
+from stellina.asgi import gzip_compress as _gzip  # tests replace it here
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
-_T = TypeVar("_T")
-
-# What is left uncompressed by default: formats that are compressed already, and streams a
-# client reads as they arrive. "*" stands for every subtype.
-_UNCOMPRESSED_SUBTYPES = {
-    "application": ("grpc", "gzip", "x-gzip", "zip"),
-    "audio": ("*",),
-    "font": ("woff", "woff2"),
-    "image": ("avif", "gif", "jpeg", "png", "webp"),
-    "text": ("event-stream",),
-    "video": ("*",),
-}
-#: Media types left uncompressed by default (``"type/*"`` excludes a whole type).
-DEFAULT_EXCLUDED_CONTENT_TYPES = tuple(
-    f"{kind}/{subtype}" for kind, subtypes in _UNCOMPRESSED_SUBTYPES.items() for subtype in subtypes
-)
-
-_CACHE_SIZE = 256
 _ACCEPTS_CACHE: dict[bytes, bool] = {}
 
 #: The default ``thread_minimum_size``: 128 KiB, halved at the slowest levels (7-9).
@@ -45,70 +40,14 @@ DEFAULT_THREAD_MINIMUM_SIZE = 128 * 1024
 _THREAD_MINIMUM_BY_LEVEL = (128 * 1024,) * 7 + (64 * 1024,) * 3
 
 
-def _parse_accepts_gzip(value: bytes) -> bool:
-    """Whether an ``Accept-Encoding`` value accepts gzip with a non-zero quality."""
-    gzip_q: float | None = None
-    star_q: float | None = None
-    for item in value.split(b","):
-        coding, _, params = item.partition(b";")
-        coding = coding.strip().lower()
-        if coding not in (b"gzip", b"x-gzip", b"*"):
-            continue
-        quality = 1.0
-        for param in params.split(b";"):
-            key, _, raw = param.partition(b"=")
-            if key.strip().lower() == b"q":
-                try:
-                    quality = float(raw.strip())
-                except ValueError:
-                    quality = 0.0
-                if not 0.0 <= quality <= 1.0:  # also rejects NaN
-                    quality = 0.0
-        if coding == b"*":
-            star_q = quality if star_q is None else max(star_q, quality)
-        else:
-            gzip_q = quality if gzip_q is None else max(gzip_q, quality)
-    if gzip_q is None:
-        gzip_q = star_q
-    return gzip_q is not None and gzip_q > 0.0
-
-
 def _accepts_gzip(value: bytes) -> bool:
-    """Whether an ``Accept-Encoding`` value accepts gzip (short values are memoised)."""
+    """Whether an ``Accept-Encoding`` value accepts gzip (or ``*``) with a non-zero quality."""
     cached = _ACCEPTS_CACHE.get(value)
     if cached is None:
-        cached = _parse_accepts_gzip(value)
-        if len(value) <= 200:
-            if len(_ACCEPTS_CACHE) >= _CACHE_SIZE:
-                _ACCEPTS_CACHE.clear()
-            _ACCEPTS_CACHE[value] = cached
+        qualities = encoding_qualities(value)
+        quality = qualities.get(b"gzip", qualities.get(b"*"))
+        cached = memoise(_ACCEPTS_CACHE, value, quality is not None and quality > 0.0)
     return cached
-
-
-async def _in_worker_thread(func: Callable[[], _T]) -> _T:
-    """Run ``func`` in a worker thread of the event loop that runs this coroutine.
-
-    That is asyncio's default executor, or trio's threads: when no asyncio loop runs, trio
-    runs us and is imported already, so no dependency on it (or on anyio) is needed.
-    """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        trio = sys.modules.get("trio")
-        if trio is None:
-            raise RuntimeError("GZipMiddleware runs under asyncio or trio") from None
-        result: _T = await trio.to_thread.run_sync(func)
-        return result
-    return await loop.run_in_executor(None, func)
-
-
-def _gzip(body: bytes, level: int) -> bytes:
-    """``body`` as one gzip member, with a window no larger than the body needs.
-
-    A small body gets a small window: the same bytes out, far less memory to set up.
-    """
-    window_bits = min(15, max(9, (len(body) + 262).bit_length()))
-    return zlib.compress(body, level, 16 + window_bits)
 
 
 def _usable_cpus() -> int:
@@ -165,45 +104,17 @@ def _gzip_large(body: bytes, level: int) -> bytes:
     return b"".join([_GZIP_HEADER, first, *(piece.result() for piece in later), trailer])
 
 
-class _MediaFilter:
-    """Which ``Content-Type`` values stay uncompressed (normalised, memoised)."""
-
-    __slots__ = ("_cache", "_exact", "_grpc", "_kinds")
-
-    def __init__(self, content_types: Iterable[str]) -> None:
-        media_types = [item.partition(";")[0].strip().lower() for item in content_types]
-        self._kinds = frozenset(m[:-2] for m in media_types if m.endswith("/*"))
-        self._exact = frozenset(m for m in media_types if not m.endswith("/*"))
-        # gRPC variants are named application/grpc+proto, application/grpc+json, ...
-        self._grpc = "application/grpc" in self._exact
-        self._cache: dict[bytes, bool] = {}
-
-    def excludes(self, content_type: bytes) -> bool:
-        excluded = self._cache.get(content_type)
-        if excluded is None:
-            media = content_type.partition(b";")[0].strip().lower().decode("latin-1")
-            excluded = (
-                media in self._exact
-                or media.partition("/")[0] in self._kinds
-                or (self._grpc and media.startswith("application/grpc+"))
-            )
-            if len(content_type) <= 200:
-                if len(self._cache) >= _CACHE_SIZE:
-                    self._cache.clear()
-                self._cache[content_type] = excluded
-        return excluded
-
-    def leaves_alone(self, start: Message) -> bool:
-        """Whether a response is never compressed: partial, encoded, or of an excluded type."""
-        if start.get("status") == 206:
+def _leaves_alone(media: MediaTypeFilter, start: Message) -> bool:
+    """Whether a response is never compressed: partial, encoded, or of an excluded type."""
+    if start.get("status") == 206:
+        return True
+    content_type = None
+    for name, value in start.get("headers", ()):
+        if name == b"content-encoding":
             return True
-        content_type = None
-        for name, value in start.get("headers", ()):
-            if name == b"content-encoding":
-                return True
-            if name == b"content-type" and content_type is None:
-                content_type = value
-        return content_type is not None and self.excludes(content_type)
+        if name == b"content-type" and content_type is None:
+            content_type = value
+    return content_type is not None and media.excludes(content_type)
 
 
 @dataclass(eq=False)
@@ -212,7 +123,7 @@ class _Responder:
 
     app: ASGIApp
     minimum_size: int
-    media: _MediaFilter = field(init=False, repr=False)
+    media: MediaTypeFilter = field(init=False, repr=False)
 
     #: The coding of the responses it compresses.
     content_encoding: ClassVar[str] = "identity"
@@ -238,7 +149,7 @@ class GZipResponder(_Responder):
     content_encoding: ClassVar[str] = "gzip"
 
     def __post_init__(self) -> None:
-        self.media = _MediaFilter(self.exclude_content_types)
+        self.media = MediaTypeFilter(self.exclude_content_types)
         if self.thread_minimum_size == DEFAULT_THREAD_MINIMUM_SIZE:
             level = max(0, min(self.compresslevel, 9))
             self.thread_minimum_size = _THREAD_MINIMUM_BY_LEVEL[level]
@@ -256,7 +167,7 @@ class IdentityResponder(_Responder):
     exclude_content_types: Iterable[str] = DEFAULT_EXCLUDED_CONTENT_TYPES
 
     def __post_init__(self) -> None:
-        self.media = _MediaFilter(self.exclude_content_types)
+        self.media = MediaTypeFilter(self.exclude_content_types)
 
 
 class _Exchange:
@@ -287,7 +198,7 @@ class _Exchange:
             else:  # a body before any start: not ours to judge
                 await self.target(message)
         elif kind == "http.response.start":
-            if self.responder.media.leaves_alone(message):
+            if _leaves_alone(self.responder.media, message):
                 self.passthrough = True
                 await self.target(message)
             else:
@@ -327,7 +238,7 @@ class _Exchange:
         else:
             level = responder.compresslevel
             if len(body) >= responder.thread_minimum_size:
-                body = await _in_worker_thread(lambda: _gzip_large(body, level))
+                body = await run_in_worker_thread(lambda: _gzip_large(body, level))
             else:
                 body = _gzip(body, level)
             set_header(headers, b"content-encoding", b"gzip")
@@ -352,7 +263,7 @@ class _Exchange:
         responder = self.responder
         assert isinstance(responder, GZipResponder)  # only it streams compressed bodies
         if len(body) >= responder.thread_minimum_size:
-            return await _in_worker_thread(
+            return await run_in_worker_thread(
                 lambda: compressor.compress(body) + compressor.flush(mode)
             )
         return compressor.compress(body) + compressor.flush(mode)
@@ -405,9 +316,6 @@ class GZipMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        accepted = b""
-        for name, value in scope["headers"]:
-            if name == b"accept-encoding":
-                accepted = value if not accepted else accepted + b"," + value
+        accepted = accept_encoding(scope["headers"])
         responder = self._gzip if accepted and _accepts_gzip(accepted) else self._identity
         await responder.app(scope, receive, _Exchange(responder, send).send)

@@ -7,6 +7,8 @@ dispatches the request, so no route is matched twice.
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 import re
 import time
 from collections.abc import Awaitable, Iterable, Sequence

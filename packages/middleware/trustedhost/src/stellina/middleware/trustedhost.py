@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 from collections.abc import Iterable, Sequence
 
 from stellina.asgi import INVALID_HOST, get_header, port_number, redirect, split_host
