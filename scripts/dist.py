@@ -71,7 +71,10 @@ def artifact_problems(dist: Distribution, out: Path) -> list[str]:
         names = archive.namelist()
         if f"{stem}.dist-info/licenses/LICENSE" not in names:
             problems.append(f"{wheel.name}: no .dist-info/licenses/LICENSE")
-        if any(not n.startswith(("stellina/", f"{stem}.dist-info/")) for n in names):
+        allowed = ["stellina/", f"{stem}.dist-info/"]
+        if dist.name == "stellina-asgi":  # its .pth names what to install for a missing piece
+            allowed.append("stellina-install-hints.pth")
+        if any(not n.startswith(tuple(allowed)) for n in names):
             problems.append(f"{wheel.name}: files outside stellina/")
     return problems
 
