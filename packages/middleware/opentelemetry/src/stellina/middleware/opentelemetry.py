@@ -123,6 +123,8 @@ def _server(scope: Scope, host_header: bytes | None) -> tuple[str, int | None] |
         parts = split_host(host_header.decode("latin-1"))
         if parts is not None:
             host, port = parts
+            if host.startswith("["):  # an IP literal: the address, as servers give it
+                host = host[1:-1]
             return host, port_number(port) if port else _DEFAULT_PORTS.get(
                 scope.get("scheme", "http")
             )
@@ -244,6 +246,8 @@ class OpenTelemetryMiddleware:
         if excluded is None:
             return False
         server = request.span_attributes.get("server.address", "")
+        if ":" in server:  # an IPv6 address, bracketed in a URL
+            server = f"[{server}]"
         port = request.span_attributes.get("server.port")
         netloc = (
             server
@@ -275,13 +279,15 @@ class OpenTelemetryMiddleware:
         span: trace.Span | None = None
         token: Token[context.Context] | None = None
         if tracer is not None:
+            # The app runs in the context carried by the request (its trace and baggage).
+            incoming = extract(scope.get("headers") or (), getter=_GETTER)
             span = tracer.start_span(
                 request.span_name(None),
-                context=extract(scope.get("headers") or (), getter=_GETTER),
+                context=incoming,
                 kind=SpanKind.SERVER,
                 attributes=request.span_attributes,
             )
-            token = context.attach(trace.set_span_in_context(span))
+            token = context.attach(trace.set_span_in_context(span, incoming))
         active = {"http.request.method": request.method, "url.scheme": request.scheme}
         self._active.add(1, active)
         error: Exception | None = None
