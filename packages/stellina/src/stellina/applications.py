@@ -9,8 +9,9 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from stellina.asgi import limit_body
+from stellina.asgi import TrackedSend, limit_body
 from stellina.datastructures import State
+from stellina.exceptions import ClientDisconnect
 from stellina.middleware import Middleware, MiddlewareFactory
 from stellina.middleware.errors import ServerErrorMiddleware
 from stellina.middleware.exceptions import ExceptionMiddleware
@@ -47,6 +48,34 @@ def _wrapped(app: ASGIApp, spec: Middleware) -> ASGIApp:
         exc.add_note(f"while building the middleware {spec!r}")
         raise
     return wrapper
+
+
+class _Guarded(ServerErrorMiddleware):
+    """ServerErrorMiddleware right around ExceptionMiddleware, both run in one call for HTTP.
+
+    The same answers and exceptions as the two layers, with one coroutine and one ``send``
+    wrapper per request instead of two; other scopes go through the layers as they are.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        exceptions: ExceptionMiddleware = self.app  # type: ignore[assignment]
+        receive = exceptions.publish(scope, receive)
+        tracked = TrackedSend.around(send)
+        forward = tracked.forward
+        try:
+            try:
+                await exceptions.app(scope, receive, forward)
+            except Exception as exc:
+                if not await exceptions.answer(exc, scope, receive, forward):
+                    raise
+        except ClientDisconnect:
+            return  # as ServerErrorMiddleware: the client has gone, quietly
+        except Exception as exc:
+            await self.answer(exc, scope, receive, send, started=tracked.started)
+            raise
 
 
 class Stellina:
@@ -98,7 +127,9 @@ class Stellina:
         app = functools.reduce(_wrapped, reversed(self.user_middleware), innermost)
         if self.max_body_size is not None:
             app = limit_body(app, self.max_body_size, always_answer=True)
-        outermost = ServerErrorMiddleware(
+        # With nothing between them, the two guards run as one layer (`_Guarded`).
+        guard = _Guarded if app is innermost else ServerErrorMiddleware
+        outermost = guard(
             app, handler=server_error[-1] if server_error else None, debug=self._debug
         )
         self._debuggable = [outermost, innermost]

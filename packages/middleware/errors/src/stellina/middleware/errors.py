@@ -151,13 +151,23 @@ class ServerErrorMiddleware:
             # here, quietly, rather than as a server error in the log.
             return
         except Exception as exc:
-            if self.handler is not None and not self.debug:
-                response = await self._call_handler(scope, exc)
-                if not tracking_send.started:
-                    await response(scope, receive, send)
-            elif not tracking_send.started:
-                await self._send_500(scope, receive, send, exc)
+            await self.answer(exc, scope, receive, send, started=tracking_send.started)
             raise
+
+    async def answer(
+        self, exc: Exception, scope: Scope, receive: Receive, send: Send, *, started: bool
+    ) -> None:
+        """Answer ``exc``, escaped from the app serving ``scope``, as this middleware does.
+
+        The handler (when given and not in debug) always runs; nothing is sent when the
+        response had ``started``. The caller re-raises ``exc``.
+        """
+        if self.handler is not None and not self.debug:
+            response = await self._call_handler(scope, exc)
+            if not started:
+                await response(scope, receive, send)
+        elif not started:
+            await self._send_500(scope, receive, send, exc)
 
     async def _send_500(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
         cls = type(self)

@@ -82,16 +82,23 @@ class ExceptionMiddleware:
         if scope_type != "http" and scope_type != "websocket":
             await self.app(scope, receive, send)
             return
-        scope["stellina.exception_handlers"] = self._handlers
-        scope[EXCEPTION_MIDDLEWARE_SCOPE_KEY] = self
+        receive = self.publish(scope, receive)
         tracking_send = TrackedSend.around(send)
-        if self._record_body and scope_type == "http":
-            receive = scope[_BODY_COPY_KEY] = BodyRecorder(receive)
         try:
             await self.app(scope, receive, tracking_send.forward)
         except Exception as exc:
             if not await self.answer(exc, scope, receive, tracking_send.forward):
                 raise
+
+    def publish(self, scope: Scope, receive: Receive) -> Receive:
+        """Make this middleware and its handlers known in the HTTP or WebSocket ``scope``;
+        the ``receive`` to give the app (one that keeps the body while a handler may want it
+        again)."""
+        scope["stellina.exception_handlers"] = self._handlers
+        scope[EXCEPTION_MIDDLEWARE_SCOPE_KEY] = self
+        if self._record_body and scope["type"] == "http":
+            receive = scope[_BODY_COPY_KEY] = BodyRecorder(receive)
+        return receive
 
     async def answer(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer ``exc``, raised while serving ``scope``, with the handler registered for it.
