@@ -22,7 +22,7 @@ from serving import APPS, free_port, serve
 from wheelhouse import PROJECTS, build_all, fresh_venv, project_name
 
 sys.path.insert(0, str(APPS))
-from middleware_matrix import ALLOWED_ORIGIN, BODY_LIMIT, hello_text
+from middleware_matrix import ALLOWED_ORIGIN, ASSET, BODY_LIMIT, hello_text
 
 pytestmark = pytest.mark.slow
 
@@ -53,10 +53,15 @@ class Served(NamedTuple):
         return hello_text(self.framework)
 
 
+# What the FastAPI app adds: stellina's StaticFiles mounted on FastAPI's router.
+STATIC_DISTRIBUTIONS = {"stellina-http", "stellina-staticfiles"}
+
+
 def _fastapi_python(where: Path) -> Path:
-    projects = [p for p in PROJECTS if project_name(p) in MIDDLEWARE_DISTRIBUTIONS]
+    wanted = MIDDLEWARE_DISTRIBUTIONS | STATIC_DISTRIBUTIONS
+    projects = [p for p in PROJECTS if project_name(p) in wanted]
     built = build_all(projects, where / "wheels")
-    assert set(built) == MIDDLEWARE_DISTRIBUTIONS
+    assert set(built) == wanted
     wheels = [dist.wheel for dist in built.values()]
     # brotli: stellina-compress offers br only where it is installed.
     return fresh_venv(where / "venv", wheels, "fastapi", "uvicorn", "brotli")
@@ -222,3 +227,21 @@ def test_all_composed(served: Served) -> None:
         assert client.get("/stack/hello", headers={"host": "evil.example"}).status_code == 400
         too_big = client.post("/stack/size", content=b"x" * (BODY_LIMIT + 1))
         assert too_big.status_code == 413
+
+
+def test_stellina_static_files_mounted_in_fastapi(served: Served) -> None:
+    if served.framework != "fastapi":
+        return  # the mount is FastAPI's own API; Django and Quart serve files their own way
+    with served.client() as client:
+        plain = client.get("/assets/app.js", headers={"accept-encoding": "identity"})
+        compressed = client.get("/assets/app.js", headers={"accept-encoding": "gzip"})
+        hashed = client.get("/assets/app.0123456789abcdef.js")
+    assert (plain.status_code, plain.text) == (200, ASSET)
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["cache-control"] == "public, max-age=60"
+    # The .gz sibling, sent as such (httpx decodes it back).
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert compressed.headers["vary"] == "Accept-Encoding"
+    assert compressed.text == ASSET
+    assert compressed.headers["etag"] != plain.headers["etag"]
+    assert hashed.headers["cache-control"] == "public, max-age=31536000, immutable"

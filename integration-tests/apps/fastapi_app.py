@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
-from middleware_matrix import behind_each_middleware, hello_text
+from middleware_matrix import asset_folder, behind_each_middleware, hello_text
+
+from stellina.staticfiles import StaticFiles
 
 framework = FastAPI()
 
@@ -28,5 +30,16 @@ async def visits(prefix: str, request: Request) -> dict[str, int]:
 async def size(prefix: str, request: Request) -> dict[str, int]:
     return {"size": len(await request.body())}
 
+
+# stellina's StaticFiles on FastAPI's router: precompressed siblings and Cache-Control.
+framework.mount(
+    "/assets",
+    StaticFiles(
+        directory=asset_folder(),
+        precompressed=True,
+        cache_control="public, max-age=60",
+        immutable_pattern=r"\.[0-9a-f]{16}\.js$",
+    ),
+)
 
 app = behind_each_middleware(framework)

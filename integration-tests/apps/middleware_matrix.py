@@ -13,6 +13,12 @@ Imports only the middleware distributions, so it runs wherever those wheels are 
 
 from __future__ import annotations
 
+import atexit
+import gzip
+import shutil
+import tempfile
+from pathlib import Path
+
 from stellina.middleware.body_limit import RequestBodyLimitMiddleware
 from stellina.middleware.compress import CompressMiddleware
 from stellina.middleware.cors import CORSMiddleware
@@ -27,6 +33,18 @@ ALLOWED_ORIGIN = "https://allowed.example"
 ALLOWED_HOSTS = ["127.0.0.1"]
 BODY_LIMIT = 1000
 SECRET_KEY = "not-a-secret"
+# A script that StaticFiles serves as it is, or as its gzip sibling.
+ASSET = "console.log('stellina static files');\n" * 40
+
+
+def asset_folder() -> str:
+    """A new folder holding ``app.js`` (`ASSET`), its newer ``app.js.gz`` and a hashed name."""
+    folder = Path(tempfile.mkdtemp(prefix="stellina-assets-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    (folder / "app.js").write_text(ASSET)
+    (folder / "app.js.gz").write_bytes(gzip.compress(ASSET.encode(), mtime=0))
+    (folder / "app.0123456789abcdef.js").write_text(ASSET)
+    return str(folder)
 
 
 def hello_text(framework: str) -> str:
