@@ -124,7 +124,31 @@ def wsgi() -> None:
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"from wsgi"
 
 
+def compress() -> None:
+    from stellina.middleware.compress import CompressMiddleware
+
+    # Alone (no extra installed), gzip from the standard library is what it offers.
+    sent = call(CompressMiddleware(hello), [(b"accept-encoding", b"zstd, br, gzip")])
+    assert header(sent, b"content-encoding") == b"gzip", sent
+
+
+def csrf() -> None:
+    from stellina.middleware.csrf import CSRFMiddleware
+
+    app = CSRFMiddleware(hello, "k")
+    safe = call(app, [])
+    cookie = header(safe, b"set-cookie") or b""
+    assert cookie.startswith(b"csrftoken="), safe
+    same_origin_get = call(app, [(b"origin", b"http://testserver")])
+    assert same_origin_get[0]["status"] == 200, same_origin_get  # GET is safe
+    scope = http_scope(method="POST", headers=[(b"host", b"testserver")])
+    posted = asyncio.run(Recorder.with_body().run(app, scope))
+    assert posted[0]["status"] == 403, posted
+
+
 CHECKS: dict[str, Callable[[], None]] = {
+    "stellina-compress": compress,
+    "stellina-csrf": csrf,
     "stellina-cors": cors,
     "stellina-gzip": gzip,
     "stellina-trustedhost": trustedhost,

@@ -34,6 +34,8 @@ HINTS_PTH = "stellina-install-hints.pth"
 # Middleware that must work around a bare ASGI app with no other stellina piece installed.
 SMOKE = Path(__file__).resolve().parent / "bare_asgi_smoke.py"
 SMOKE_CHECKED = {
+    "stellina-compress",
+    "stellina-csrf",
     "stellina-cors",
     "stellina-gzip",
     "stellina-trustedhost",
