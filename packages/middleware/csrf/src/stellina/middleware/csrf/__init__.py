@@ -17,13 +17,23 @@ import secrets
 from collections import deque
 from collections.abc import Awaitable, Iterable
 from typing import Final
-from urllib.parse import unquote_to_bytes
 
 import itsdangerous
 from itsdangerous.exc import BadData
 
-from stellina.asgi import PlainText, RawHeaders, get_header, port_number, route_path, split_host
+from stellina.asgi import PlainText, RawHeaders, get_header, route_path
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._bodies import (
+    BOUNDARY,
+    MULTIPART,
+    URLENCODED,
+    MultipartScan,
+    Replay,
+    UrlencodedScan,
+    header_parameter,
+)
+from ._origins import Origin, own_origin, parse_origin, split_trusted
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "SCOPE_KEY", "CSRFMiddleware"]
 
@@ -50,237 +60,6 @@ _TOKEN_MISSING = PlainText(403, "CSRF token missing")
 _TOKEN_INVALID = PlainText(403, "CSRF token invalid")
 _FORM_TOO_LARGE = PlainText(413, "CSRF token not found within the form size limit")
 
-# --- origins ---------------------------------------------------------------------------------
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_AUTHORITY_END = re.compile(r"[/?#]")
-
-#: An origin as compared here: scheme, lowercase host (IP literals in brackets), port number.
-Origin = tuple[str, str, int]
-
-
-def _parse_origin(text: str, *, whole: bool = True) -> Origin | None:
-    """The origin ``http(s)://host[:port]`` that ``text`` is (or, unless ``whole``, that a URL
-    starts with); None when it is not one: another scheme, a userinfo, a malformed host or
-    port, ``null``.
-    """
-    scheme, sep, rest = text.partition("://")
-    scheme = scheme.lower()
-    default = _DEFAULT_PORTS.get(scheme)
-    if not sep or default is None:
-        return None
-    end = _AUTHORITY_END.search(rest)
-    if end is not None:
-        if whole:
-            return None
-        rest = rest[: end.start()]
-    parts = split_host(rest)
-    if parts is None:
-        return None
-    host, port = parts
-    number = port_number(port) if port else default
-    return None if number is None else (scheme, host, number)
-
-
-def _own_origin(scope: Scope) -> Origin | None:
-    """The origin the request was sent to: its scheme and Host header."""
-    host = get_header(scope["headers"], b"host")
-    if host is None:
-        return None
-    return _parse_origin(scope.get("scheme", "http") + "://" + host.decode("latin-1"))
-
-
-def _trusted_origins(entries: tuple[str, ...]) -> tuple[frozenset[Origin], tuple[Origin, ...]]:
-    """The exact origins, and the wildcard ones with their host as a ``.suffix``."""
-    exact: set[Origin] = set()
-    wildcards: list[Origin] = []
-    for entry in entries:
-        scheme, sep, rest = entry.partition("://")
-        wildcard = rest.startswith("*.")
-        origin = _parse_origin(scheme + sep + rest[2:] if wildcard else entry)
-        if origin is None or "*" in origin[1] or (wildcard and origin[1].startswith("[")):
-            raise ValueError(
-                "trusted_origins entries must be origins like 'https://app.example.com' or "
-                f"'https://*.example.com' (no path, no trailing slash), not {entry!r}"
-            )
-        if wildcard:
-            wildcards.append((origin[0], "." + origin[1], origin[2]))
-        else:
-            exact.add(origin)
-    return frozenset(exact), tuple(wildcards)
-
-
-# --- request bodies --------------------------------------------------------------------------
-
-_URLENCODED = "application/x-www-form-urlencoded"
-_MULTIPART = "multipart/form-data"
-# One ``; key=value`` parameter of a header value, the value a token or a quoted string.
-_PARAMETER = re.compile(r'\s*;\s*([^\s;=]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
-_QUOTED_PAIR = re.compile(r"\\(.)")
-# The end of the blanks a delimiter line may end with (RFC 2046 transport padding).
-_NOT_BLANK = re.compile(rb"[^ \t]")
-# RFC 2046: 1 to 70 characters, not ending with a space.
-_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
-
-
-def _parameter(value: str, key: str) -> str | None:
-    """The ``key`` (lowercase) parameter of a header value like ``type; key=value``."""
-    position = value.find(";")
-    while position != -1:
-        match = _PARAMETER.match(value, position)
-        if match is None:
-            return None
-        if match[1].lower() == key:
-            quoted = match[2]
-            return match[3].strip() if quoted is None else _QUOTED_PAIR.sub(r"\1", quoted)
-        position = match.end()
-    return None
-
-
-class _UrlencodedScan:
-    """Finds a field's value in an urlencoded body fed in pieces, in linear time.
-
-    The name is searched for as clients send it: a field name is made of characters no
-    encoder escapes (see `_FIELD_NAME`), so the search is a plain ``bytes.find``; only
-    complete pairs (ended by ``&`` or by the end of the body) are looked at.
-    """
-
-    __slots__ = ("data", "name", "searched", "start")
-
-    def __init__(self, field: str) -> None:
-        self.name = field.encode("ascii")
-        self.data = bytearray()
-        self.start = 0  # where the pairs not searched yet begin
-        self.searched = 0  # where the search for the last '&' resumes
-
-    def feed(self, chunk: bytes, final: bool) -> bytes | None:
-        """The field's value once it is complete; None until then (or at the end, if absent)."""
-        data, name = self.data, self.name
-        data += chunk
-        end = len(data) if final else data.rfind(b"&", self.searched) + 1
-        self.searched = len(data)
-        position = self.start
-        if end <= position:
-            return None
-        self.start = end
-        while (found := data.find(name, position, end)) != -1:
-            after = found + len(name)
-            if found == 0 or data[found - 1] == 0x26:  # at the start of a pair
-                if after == end or data[after] == 0x26:  # "&csrf_token&": an empty value
-                    return b""
-                if data[after] == 0x3D:  # "="
-                    value_end = data.find(b"&", after, end)
-                    raw = data[after + 1 : end if value_end == -1 else value_end]
-                    return unquote_to_bytes(bytes(raw).replace(b"+", b" "))
-            position = found + 1
-        return None
-
-
-class _MultipartScan:
-    """Finds a field's value in a multipart body fed in pieces, in linear time.
-
-    Only delimiter lines and part headers are parsed; the content of the other parts is
-    skipped over. The body gets a leading CRLF so that the first delimiter, which may open
-    the body, is found like the others. A delimiter is ``CRLF--boundary`` followed by ``--``
-    (the last one) or by optional blanks and a CRLF; anything else is part content.
-    """
-
-    __slots__ = (
-        "block",
-        "content",
-        "data",
-        "delimiter",
-        "field",
-        "found",
-        "position",
-        "state",
-        "wanted",
-    )
-
-    _SEEK, _LINE, _HEADERS, _DONE = range(4)
-
-    def __init__(self, field: str, boundary: bytes) -> None:
-        self.field = field
-        self.delimiter = b"\r\n--" + boundary
-        self.data = bytearray(b"\r\n")
-        self.state = self._SEEK
-        self.position = 0  # where the current search resumes
-        self.found = 0  # where the delimiter being checked begins
-        self.block = 0  # where the current part's header block begins (at a CRLF)
-        self.content = 0  # where the current part's content begins
-        self.wanted = False  # the current part is the field
-
-    def feed(self, chunk: bytes, final: bool) -> bytes | None:
-        """The field's value once its part is complete; None until then (or if absent)."""
-        data = self.data
-        data += chunk
-        while True:
-            if self.state == self._SEEK:
-                found = data.find(self.delimiter, self.position)
-                if found == -1:
-                    self.position = max(self.position, len(data) - len(self.delimiter) + 1)
-                    return None
-                self.found = found
-                self.position = found + len(self.delimiter)
-                self.state = self._LINE
-            elif self.state == self._LINE:
-                after = self.found + len(self.delimiter)
-                if len(data) < after + 2:
-                    return None
-                if data[after : after + 2] == b"--":  # the last delimiter
-                    self.state = self._DONE
-                    return bytes(data[self.content : self.found]) if self.wanted else None
-                blanks_end = _NOT_BLANK.search(data, self.position)
-                if blanks_end is None:  # transport padding, so far
-                    self.position = len(data)
-                    return None
-                self.position = blanks_end.start()
-                if len(data) < self.position + 2:
-                    return None
-                if data[self.position : self.position + 2] != b"\r\n":  # content, after all
-                    self.position = self.found + 1
-                    self.state = self._SEEK
-                elif self.wanted:
-                    return bytes(data[self.content : self.found])
-                else:
-                    self.block = self.position  # from the CRLF: an empty block is found too
-                    self.state = self._HEADERS
-            elif self.state == self._HEADERS:
-                end = data.find(b"\r\n\r\n", self.position)
-                if end == -1:
-                    self.position = max(self.position, len(data) - 3)
-                    return None
-                self.wanted = self._names_field(bytes(data[self.block + 2 : end]))
-                self.content = self.position = end + 4
-                self.state = self._SEEK
-            else:
-                return None
-
-    def _names_field(self, block: bytes) -> bool:
-        """Whether a part's header block names the field in its Content-Disposition."""
-        for line in block.decode("latin-1").split("\r\n"):
-            name, colon, value = line.partition(":")
-            if colon and name.strip().lower() == "content-disposition":
-                return _parameter(value, "name") == self.field
-        return False
-
-
-class _Replay:
-    """A ``receive`` that hands out the buffered body messages, then the server's."""
-
-    __slots__ = ("buffered", "receive")
-
-    def __init__(self, buffered: deque[Message], receive: Receive) -> None:
-        self.buffered = buffered
-        self.receive = receive
-
-    async def __call__(self) -> Message:
-        if self.buffered:
-            return self.buffered.popleft()
-        return await self.receive()
-
-
-# --- the middleware --------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: header and cookie names
 # Characters that every form encoder (browsers, urllib, Go, curl) sends as they are.
@@ -422,7 +201,7 @@ class CSRFMiddleware:
             path if path[-1] == "/" else path + "/" for path in self.exempt_paths
         )
         self.trusted_origins = _strings("trusted_origins", trusted_origins)
-        self._trusted_exact, self._trusted_wildcards = _trusted_origins(self.trusted_origins)
+        self._trusted_exact, self._trusted_wildcards = split_trusted(self.trusted_origins)
         self.cookie_path = _text("cookie_path", cookie_path, _COOKIE_PATH)
         if cookie_domain is not None:
             _text("cookie_domain", cookie_domain, _COOKIE_DOMAIN)
@@ -580,15 +359,15 @@ class CSRFMiddleware:
             scheme: str = scope.get("scheme", "http")
             if host is not None and value == scheme.encode() + b"://" + host:
                 return None  # the same origin, spelt as the browser spelt the Host header
-            origin = _parse_origin(value.decode("latin-1"))
+            origin = parse_origin(value.decode("latin-1"))
         elif scope.get("scheme") != "https":
             return None
         else:
             value = get_header(headers, b"referer")
             if value is None:
                 return _ORIGIN_MISSING
-            origin = _parse_origin(value.decode("latin-1"), whole=False)
-        if origin is not None and (self._trusts(origin) or origin == _own_origin(scope)):
+            origin = parse_origin(value.decode("latin-1"), whole=False)
+        if origin is not None and (self._trusts(origin) or origin == own_origin(scope)):
             return None
         return _ORIGIN_NOT_TRUSTED
 
@@ -606,19 +385,19 @@ class CSRFMiddleware:
         unsigned = self._unsign(submitted)
         return not isinstance(unsigned, PlainText) and hmac.compare_digest(token, unsigned)
 
-    def _scanner(self, scope: Scope) -> _UrlencodedScan | _MultipartScan | None:
+    def _scanner(self, scope: Scope) -> UrlencodedScan | MultipartScan | None:
         """A scanner for the field in the request's form body; None for any other body."""
         value = get_header(scope["headers"], b"content-type")
         if value is None:
             return None
         content_type = value.decode("latin-1")
         media_type = content_type.partition(";")[0].strip().lower()
-        if media_type == _URLENCODED:
-            return _UrlencodedScan(self.field_name)
-        if media_type == _MULTIPART:
-            boundary = _parameter(content_type, "boundary")
-            if boundary is not None and _BOUNDARY.fullmatch(boundary):
-                return _MultipartScan(self.field_name, boundary.encode("latin-1"))
+        if media_type == URLENCODED:
+            return UrlencodedScan(self.field_name)
+        if media_type == MULTIPART:
+            boundary = header_parameter(content_type, "boundary")
+            if boundary is not None and BOUNDARY.fullmatch(boundary):
+                return MultipartScan(self.field_name, boundary.encode("latin-1"))
         return None
 
     async def _check_form(self, token: bytes, scope: Scope, receive: Receive, send: Send) -> None:
@@ -650,6 +429,6 @@ class CSRFMiddleware:
         if value is None:
             await _TOKEN_MISSING.send(send)
         elif self._matches(token, value):
-            await self.app(scope, _Replay(buffered, receive), send)
+            await self.app(scope, Replay(buffered, receive), send)
         else:
             await _TOKEN_INVALID.send(send)
