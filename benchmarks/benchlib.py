@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 from collections.abc import Iterable
@@ -83,3 +84,76 @@ def json_items(size: int) -> dict[str, Any]:
 def body_size(messages: Iterable[Message]) -> int:
     """How many body bytes the response messages carry."""
     return sum(len(m.get("body", b"")) for m in messages if m["type"] == "http.response.body")
+
+
+# --- compression: bodies, and a tiny request beside a big one -------------------------------
+
+HELLO = fixed_app(b'{"hello": "world"}', b"application/json")
+
+
+def json_body(size: int) -> bytes:
+    """Realistic, moderately compressible JSON of about ``size`` bytes."""
+    items, length, index = [], 2, 0
+    while length < size:
+        item = {"id": index, "name": f"user-{index * 7919 % 100003}", "score": index * 31 % 977}
+        items.append(item)
+        length += len(json.dumps(item)) + 2
+        index += 1
+    return json.dumps(items).encode()[:size]
+
+
+PROSE = (
+    b"The quick brown fox jumps over the lazy dog while the committee reviews the minutes "
+    b"of its previous meeting, finds them accurate, and adjourns until the next full moon. "
+)
+
+
+BIG_JSON = json_body(10 * MIB)
+
+
+async def sink(message: Message) -> None:
+    pass
+
+
+async def tiny_request_beside(big: asyncio.Task[None], tiny: ASGIApp, scope: Scope) -> None:
+    """Answer one tiny request on a loop that is also compressing ``big``'s 10 MiB body."""
+    await asyncio.sleep(0)  # ``big`` starts first: the tiny request arrives mid-compression
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await tiny(dict(scope), receive, send)
+    assert sent[0]["status"] == 200
+
+
+def time_tiny_beside_big(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, big_app: ASGIApp, tiny: ASGIApp, scope: Scope
+) -> None:
+    """Time a tiny request to ``tiny`` while ``big_app`` answers with a big body on ``loop``.
+
+    Each round starts the big response first, outside the timing, then times the tiny one.
+    """
+    pending: list[asyncio.Task[None]] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    def finish_big() -> None:
+        while pending:
+            loop.run_until_complete(pending.pop())
+
+    def start_big() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        finish_big()  # the previous round's big response finishes outside the timing
+        task = loop.create_task(big_app(dict(scope), receive, sink))
+        pending.append(task)
+        return (task,), {}
+
+    def tiny_request(task: asyncio.Task[None]) -> None:
+        loop.run_until_complete(tiny_request_beside(task, tiny, scope))
+
+    benchmark.pedantic(tiny_request, setup=start_big, rounds=10, warmup_rounds=1)
+    finish_big()

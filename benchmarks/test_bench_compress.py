@@ -13,13 +13,22 @@ peers are spelled ``Stellina-GZip`` and ``Starlette-GZip`` so that the summary l
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from benchlib import KIB, MIB, TEXT_PLAIN, body_size, fixed_app
-from test_bench_middleware import BIG_JSON, HELLO, PROSE, json_body, sink, tiny_request_beside
+from benchlib import (
+    BIG_JSON,
+    HELLO,
+    KIB,
+    MIB,
+    PROSE,
+    TEXT_PLAIN,
+    body_size,
+    fixed_app,
+    json_body,
+    time_tiny_beside_big,
+)
 
 from stellina.types import ASGIApp, Message
 
@@ -146,24 +155,4 @@ def test_loop_responsiveness(
     big_app = compressing(impl, fixed_app(BIG_JSON, b"application/json"))
     tiny = compressing(impl, HELLO)
     scope = make_scope(headers=[(b"accept-encoding", codec.encode())])
-    loop = driver.loop
-    pending: list[asyncio.Task[None]] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    def finish_big() -> None:
-        while pending:
-            loop.run_until_complete(pending.pop())
-
-    def start_big() -> tuple[tuple[Any, ...], dict[str, Any]]:
-        finish_big()  # the previous round's big response finishes outside the timing
-        task = loop.create_task(big_app(dict(scope), receive, sink))
-        pending.append(task)
-        return (task,), {}
-
-    def tiny_request(task: asyncio.Task[None]) -> None:
-        loop.run_until_complete(tiny_request_beside(task, tiny, scope))
-
-    benchmark.pedantic(tiny_request, setup=start_big, rounds=10, warmup_rounds=1)
-    finish_big()
+    time_tiny_beside_big(benchmark, driver.loop, big_app, tiny, scope)

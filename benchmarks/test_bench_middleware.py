@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from typing import Any
 
 import pytest
-from benchlib import IMPLS, KIB, MIB, PEERS, fixed_app, module
+from benchlib import (
+    BIG_JSON,
+    HELLO,
+    IMPLS,
+    KIB,
+    MIB,
+    PEERS,
+    PROSE,
+    fixed_app,
+    json_body,
+    module,
+    time_tiny_beside_big,
+)
 from stellina_testing import read_body as drain
 
-from stellina.types import ASGIApp, Message, Receive, Scope, Send
-
-HELLO = fixed_app(b'{"hello": "world"}', b"application/json")
-
-
-def json_body(size: int) -> bytes:
-    """Realistic, moderately compressible JSON of about ``size`` bytes."""
-    items, length, index = [], 2, 0
-    while length < size:
-        item = {"id": index, "name": f"user-{index * 7919 % 100003}", "score": index * 31 % 977}
-        items.append(item)
-        length += len(json.dumps(item)) + 2
-        index += 1
-    return json.dumps(items).encode()[:size]
+from stellina.types import ASGIApp, Receive, Scope, Send
 
 
 def wrap(impl: str, name: str, cls: str, app: ASGIApp, **options: Any) -> ASGIApp:
@@ -74,10 +72,6 @@ def test_cors_preflight(benchmark: Any, driver: Any, make_scope: Any, impl: str)
 ACCEPT_GZIP = [(b"accept-encoding", b"gzip, deflate, br, zstd")]
 
 
-PROSE = (
-    b"The quick brown fox jumps over the lazy dog while the committee reviews the minutes "
-    b"of its previous meeting, finds them accurate, and adjourns until the next full moon. "
-)
 GZIP_BODIES = {
     "32KiB JSON": (lambda: json_body(32 * KIB), b"application/json"),
     "1MiB JSON": (lambda: json_body(MIB), b"application/json"),
@@ -106,28 +100,6 @@ def test_gzip_compress(
     assert dict(messages[0]["headers"])[b"content-encoding"] == b"gzip"
 
 
-BIG_JSON = json_body(10 * MIB)
-
-
-async def sink(message: Message) -> None:
-    pass
-
-
-async def tiny_request_beside(big: asyncio.Task[None], tiny: ASGIApp, scope: Scope) -> None:
-    """Answer one tiny request on a loop that is also compressing ``big``'s 10 MiB body."""
-    await asyncio.sleep(0)  # ``big`` starts first: the tiny request arrives mid-compression
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await tiny(dict(scope), receive, send)
-    assert sent[0]["status"] == 200
-
-
 @pytest.mark.parametrize("impl", IMPLS)
 def test_gzip_loop_responsiveness(benchmark: Any, driver: Any, make_scope: Any, impl: str) -> None:
     """The latency of a tiny request while a 10 MiB response compresses (bare: sent as is)."""
@@ -135,27 +107,7 @@ def test_gzip_loop_responsiveness(benchmark: Any, driver: Any, make_scope: Any, 
     big_app = wrap(impl, "gzip", "GZipMiddleware", fixed_app(BIG_JSON, b"application/json"))
     tiny = wrap(impl, "gzip", "GZipMiddleware", HELLO)
     scope = make_scope(headers=ACCEPT_GZIP)
-    loop = driver.loop
-    pending: list[asyncio.Task[None]] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    def finish_big() -> None:
-        while pending:
-            loop.run_until_complete(pending.pop())
-
-    def start_big() -> tuple[tuple[Any, ...], dict[str, Any]]:
-        finish_big()  # the previous round's big response finishes outside the timing
-        task = loop.create_task(big_app(dict(scope), receive, sink))
-        pending.append(task)
-        return (task,), {}
-
-    def tiny_request(task: asyncio.Task[None]) -> None:
-        loop.run_until_complete(tiny_request_beside(task, tiny, scope))
-
-    benchmark.pedantic(tiny_request, setup=start_big, rounds=10, warmup_rounds=1)
-    finish_big()
+    time_tiny_beside_big(benchmark, driver.loop, big_app, tiny, scope)
 
 
 # --- Sessions ---------------------------------------------------------------------------

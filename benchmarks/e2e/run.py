@@ -15,15 +15,18 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/, shared helpers
+
+from serving import free_port, pinned, start_uvicorn, stop
+
 HERE = Path(__file__).resolve().parent
+
 ROUTED_PATH = "/r29/123/items/abc"
 
 
@@ -53,52 +56,13 @@ class Result:
     p99_ms: float
 
 
-def _pinned(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() != 1 else []
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start_server(
-    impl: str, middleware: bool, static_dir: str, port: int
-) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ,
-        E2E_FRAMEWORK=impl,
-        E2E_MIDDLEWARE="1" if middleware else "0",
-        E2E_STATIC_DIR=static_dir,
-    )
-    command = [
-        *_pinned(0), sys.executable, "-m", "uvicorn", "apps:app", "--app-dir", str(HERE),
-        "--host", "127.0.0.1", "--port", str(port), "--http", "httptools", "--workers", "1",
-        "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{impl} server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise TimeoutError(f"{impl} server did not start")
-
-
 _LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def _wrk(url: str, duration: float, connections: int) -> Result:
     output = subprocess.run(
-        [*_pinned(1), "wrk", "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency", url],
+        [*pinned(1), "wrk", "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency", url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -108,7 +72,7 @@ def _wrk(url: str, duration: float, connections: int) -> Result:
 
 def _ws(url: str, duration: float) -> Result:
     output = subprocess.run(
-        [*_pinned(1), sys.executable, str(HERE / "ws_client.py"), url, "--duration", str(duration)],
+        [*pinned(1), sys.executable, str(HERE / "ws_client.py"), url, "--duration", str(duration)],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     data = json.loads(output)
@@ -116,15 +80,19 @@ def _ws(url: str, duration: float) -> Result:
 
 
 def run_once(scenario: Scenario, impl: str, args: argparse.Namespace, static: str) -> Result:
-    port = _free_port()
-    server = _start_server(impl, scenario.middleware, static, port)
+    port = free_port()
+    env = {
+        "E2E_FRAMEWORK": impl,
+        "E2E_MIDDLEWARE": "1" if scenario.middleware else "0",
+        "E2E_STATIC_DIR": static,
+    }
+    server = start_uvicorn(HERE, port, env, "--workers", "1")
     try:
         if scenario.websocket:
             return _ws(f"ws://127.0.0.1:{port}{scenario.path}", args.duration)
         return _wrk(f"http://127.0.0.1:{port}{scenario.path}", args.duration, args.connections)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
 
 def run_scenario(scenario: Scenario, args: argparse.Namespace, static: str) -> dict[str, Result]:

@@ -23,16 +23,16 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/, shared helpers
+
 from client import Connection, Request, load  # this script's folder is on sys.path
+from serving import free_port, pinned, start_uvicorn, stop
 from trickle import measure
 
 HERE = Path(__file__).resolve().parent
@@ -50,48 +50,6 @@ def parse_size(text: str) -> int:
     if match is None or match.group(2).lower() not in _UNITS:
         raise argparse.ArgumentTypeError(f"not a size: {text!r}")
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def _pinned(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() != 1 else []
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(toolkit: str, port: int) -> subprocess.Popen[bytes]:
-    """uvicorn serving the soak app of ``toolkit`` on 127.0.0.1:``port``, once it accepts."""
-    command = [
-        *_pinned(0), sys.executable, "-m", "uvicorn", "apps:app", "--app-dir", str(HERE),
-        "--host", "127.0.0.1", "--port", str(port), "--http", "httptools",
-        "--log-level", "warning", "--no-access-log", "--backlog", "4096",
-    ]  # fmt: skip
-    env = dict(os.environ, SOAK_FRAMEWORK=toolkit)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{toolkit} server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise TimeoutError(f"{toolkit} server did not start")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def memory_kib(pid: int, field: str) -> int:
@@ -139,8 +97,8 @@ class Soak:
 
 
 def soak(toolkit: str, total: int, connections: int) -> Soak:
-    port = _free_port()
-    server = start_server(toolkit, port)
+    port = free_port()
+    server = start_uvicorn(HERE, port, {"SOAK_FRAMEWORK": toolkit}, "--backlog", "4096")
     samples = [(0, memory_kib(server.pid, "VmRSS"))]
 
     def sample(done: int) -> None:
@@ -158,7 +116,7 @@ def soak(toolkit: str, total: int, connections: int) -> Soak:
             samples.append((result.done, memory_kib(server.pid, "VmRSS")))
         peak = memory_kib(server.pid, "VmHWM")
     finally:
-        stop_server(server)
+        stop(server)
     statuses = dict(sorted(result.statuses.items()))
     return Soak(result.done, result.errors, statuses, result.done / elapsed, samples, peak)
 
@@ -220,8 +178,8 @@ async def _upload(port: int, mode: str, size: int) -> int:
 
 def upload(toolkit: str, size: int) -> list[tuple[str, int, int, float, bool]]:
     """(mode, RSS before, peak RSS during, seconds, whether the peak could be reset) per mode."""
-    port = _free_port()
-    server = start_server(toolkit, port)
+    port = free_port()
+    server = start_uvicorn(HERE, port, {"SOAK_FRAMEWORK": toolkit}, "--backlog", "4096")
     rows = []
     try:
         for mode in ("stream", "form"):
@@ -233,7 +191,7 @@ def upload(toolkit: str, size: int) -> list[tuple[str, int, int, float, bool]]:
             assert received == size, (toolkit, mode, received, size)
             rows.append((mode, before, memory_kib(server.pid, "VmHWM"), elapsed, reset))
     finally:
-        stop_server(server)
+        stop(server)
     return rows
 
 
@@ -274,7 +232,7 @@ def main() -> None:
     parser.add_argument("--only", default="soak,upload,trickle", help="comma-separated parts")
     args = parser.parse_args()
     wanted = {part.strip() for part in args.only.split(",")}
-    if _pinned(1):
+    if pinned(1):
         os.sched_setaffinity(0, {1})
     print("uvicorn + httptools, 1 worker, on CPU 0; the load on CPU 1")
     if "soak" in wanted:
