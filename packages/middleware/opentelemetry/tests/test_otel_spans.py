@@ -417,6 +417,17 @@ async def test_a_huge_query_string(traced: Traced) -> None:
     assert (traced.only().attributes or {})["url.query"] == query.decode()
 
 
+@pytest.mark.anyio
+async def test_credentials_in_the_query_are_redacted(traced: Traced) -> None:
+    query = b"X-Goog-Signature=s3cr3t&mysig=kept&sig=abc&Signature=&AWSAccessKeyId=AKIA&x=sig=1"
+    recorder = Recorder()
+    await recorder.run(traced.wrap(answering()), http_scope(query_string=query))
+    assert (traced.only().attributes or {})["url.query"] == (
+        "X-Goog-Signature=REDACTED&mysig=kept&sig=REDACTED&Signature=REDACTED"
+        "&AWSAccessKeyId=REDACTED&x=sig=1"
+    )
+
+
 def test_websocket_sessions_are_not_traced(
     traced: Traced, test_client_factory: ClientFactory
 ) -> None:

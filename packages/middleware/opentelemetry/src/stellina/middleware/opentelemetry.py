@@ -30,6 +30,10 @@ _INSTRUMENTATION = "stellina.middleware.opentelemetry"
 #: Set in the scope by the outermost instance: inner ones (nested apps) then stay out of the way.
 _CLAIMED = "stellina.opentelemetry"
 
+# Query parameters whose values are credentials, redacted in ``url.query`` as the HTTP
+# semantic conventions ask (pre-signed URLs of S3, Azure, Google Cloud Storage).
+_SIGNATURES = re.compile(r"(?<![^&])(AWSAccessKeyId|Signature|sig|X-Goog-Signature)=[^&]*")
+
 _KNOWN_METHODS = frozenset(
     ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE")
 )
@@ -162,7 +166,8 @@ class _Request:
             attributes["http.request.method_original"] = original
         query: bytes = scope.get("query_string", b"")
         if query:
-            attributes["url.query"] = query.decode("latin-1")
+            text = query.decode("latin-1")
+            attributes["url.query"] = _SIGNATURES.sub(r"\1=REDACTED", text)
         server = _server(scope, host)
         if server is not None:
             attributes["server.address"] = server[0]
