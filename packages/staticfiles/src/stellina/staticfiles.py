@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import anyio.to_thread
 
-from stellina.asgi import add_vary, set_header
+from stellina.asgi import accept_encoding, add_vary, encoding_qualities, memoise, set_header
 from stellina.datastructures import URL, Headers
 from stellina.exceptions import HTTPException
 from stellina.responses import FileResponse, RedirectResponse, Response
@@ -38,11 +38,8 @@ _SEP_IS_SLASH = os.sep == "/"
 _CODINGS = ("zstd", "br", "gzip")
 _SUFFIXES = {"zstd": ".zst", "br": ".br", "gzip": ".gz"}
 _ENCODED_SUFFIXES = tuple(_SUFFIXES.values())
-_QVALUE = re.compile(rb"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")  # RFC 9110 section 12.4.2
-# Rankings of recent Accept-Encoding values (short ones only): browsers send a handful.
+# Rankings of recent Accept-Encoding values (short ones only, bounded): browsers send a handful.
 _rankings: dict[bytes, tuple[str, ...]] = {}
-_RANKINGS_SIZE = 256
-_RANKED_VALUE_MAX = 256
 _IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
 
 
@@ -124,32 +121,16 @@ def _parse_http_date(value: str) -> tuple[int, ...] | None:
 def _rank_codings(value: bytes) -> tuple[str, ...]:
     """The codings of `_CODINGS` an Accept-Encoding value accepts, the one to send first.
 
-    Names are case-insensitive and ``x-gzip`` is gzip; ``*`` weighs every coding not listed
-    (and identity, unless listed); q=0, or a malformed q, refuses. Higher q wins, then zstd,
-    br, gzip. A coding weighing less than identity (when identity or ``*`` is listed) is left
-    out: the client prefers the file as it is.
+    As `encoding_qualities` reads the value (``*`` also weighs identity, unless listed):
+    higher q wins, then zstd, br, gzip. A coding weighing less than identity (when identity
+    or ``*`` is listed) is left out: the client prefers the file as it is.
     """
-    weights: dict[str, float] = {}
-    for item in value.split(b","):
-        raw_name, _, params = item.partition(b";")
-        name = raw_name.strip().lower().decode("latin-1")
-        if not name:
-            continue
-        quality = 1.0
-        for param in params.split(b";"):
-            key, _, raw_quality = param.partition(b"=")
-            if key.strip().lower() == b"q":
-                raw_quality = raw_quality.strip()
-                quality = float(raw_quality) if _QVALUE.fullmatch(raw_quality) else 0.0
-                break
-        if name == "x-gzip":
-            name = "gzip"
-        weights[name] = max(quality, weights.get(name, 0.0))
-    star = weights.get("*")
-    identity = weights.get("identity", star)
+    weights = encoding_qualities(value)
+    star = weights.get(b"*")
+    identity = weights.get(b"identity", star)
     ranked = []
     for order, coding in enumerate(_CODINGS):
-        weight = weights.get(coding, star)
+        weight = weights.get(coding.encode(), star)
         if weight and (identity is None or weight >= identity):
             ranked.append((-weight, order, coding))
     return tuple(coding for _, _, coding in sorted(ranked))
@@ -157,17 +138,10 @@ def _rank_codings(value: bytes) -> tuple[str, ...]:
 
 def _accepted_codings(scope: Scope) -> tuple[str, ...]:
     """The precompressed codings the request accepts, best first; none without Accept-Encoding."""
-    values = [value for name, value in scope["headers"] if name == b"accept-encoding"]
-    if not values:
-        return ()
-    value = values[0] if len(values) == 1 else b",".join(values)
+    value = accept_encoding(scope["headers"])
     ranked = _rankings.get(value)
     if ranked is None:
-        ranked = _rank_codings(value)
-        if len(value) <= _RANKED_VALUE_MAX:
-            if len(_rankings) >= _RANKINGS_SIZE:
-                _rankings.clear()
-            _rankings[value] = ranked
+        ranked = memoise(_rankings, value, _rank_codings(value))
     return ranked
 
 

@@ -3,6 +3,7 @@ uncompressed, small memo tables, one-shot gzip, and the hop to a worker thread."
 
 from __future__ import annotations
 
+import re
 import sys
 import typing
 import zlib
@@ -25,6 +26,7 @@ DEFAULT_EXCLUDED_CONTENT_TYPES = tuple(
     f"{kind}/{subtype}" for kind, subtypes in _UNCOMPRESSED_SUBTYPES.items() for subtype in subtypes
 )
 
+_QVALUE = re.compile(rb"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")  # RFC 9110 §12.4.2
 _MEMO_ENTRIES = 256
 _MEMO_KEY_SIZE = 200
 
@@ -51,8 +53,9 @@ def encoding_qualities(value: bytes) -> dict[bytes, float]:
     """The quality of each content coding an ``Accept-Encoding`` value lists (RFC 9110 §12.5.3).
 
     Codings are lowercased, ``x-gzip`` counts as ``gzip`` and ``*`` is kept as it is; a
-    coding listed twice keeps its best quality. A missing ``q`` means 1; a malformed one
-    (not a number, NaN, outside 0..1) means 0, not acceptable. Linear in the value's length.
+    coding listed twice keeps its best quality. A missing ``q`` means 1; the first ``q`` of
+    a coding counts, and one that is not a qvalue (RFC 9110 §12.4.2: ``0`` to ``1`` with at
+    most three decimals) means 0, not acceptable. Linear in the value's length.
     """
     qualities: dict[bytes, float] = {}
     for item in value.split(b","):
@@ -67,12 +70,9 @@ def encoding_qualities(value: bytes) -> dict[bytes, float]:
             for param in params.split(b";"):
                 key, _, raw = param.partition(b"=")
                 if key.strip().lower() == b"q":
-                    try:
-                        quality = float(raw.strip())
-                    except ValueError:
-                        quality = 0.0
-                    if not 0.0 <= quality <= 1.0:  # also rejects NaN
-                        quality = 0.0
+                    raw = raw.strip()
+                    quality = float(raw) if _QVALUE.fullmatch(raw) else 0.0
+                    break
         known = qualities.get(coding)
         if known is None or quality > known:
             qualities[coding] = quality
