@@ -13,6 +13,7 @@ from stellina.asgi import (
     StellinaDeprecationWarning,
     TrackedSend,
     add_vary,
+    cookie_values,
     find_exception_handler,
     get_header,
     redirect,
@@ -234,3 +235,14 @@ def test_find_exception_handler_prefers_the_status_then_the_closest_class() -> N
     assert find_exception_handler(by_class, {}, KeyError("k")) is by_any
     assert find_exception_handler({ValueError: by_value}, {404: by_404}, KeyError("k")) is None
     assert find_exception_handler({}, {}, HTTPException(404)) is None
+
+
+def test_cookie_values_in_the_order_sent_unquoted_and_raw() -> None:
+    headers = [
+        (b"cookie", b'a=1; token="q\\"x"; tokens=no'),
+        (b"accept", b"token=not-a-cookie"),
+        (b"cookie", b" token = 2 ;token;=token; token=%41"),
+    ]
+    assert list(cookie_values(headers, b"token")) == [b'q\\"x', b"2", b"%41"]
+    assert list(cookie_values(headers, b"missing")) == []
+    assert list(cookie_values([(b"cookie", b'token=""; token="')], b"token")) == [b"", b'"']

@@ -1,7 +1,7 @@
 """The few helpers every plain ASGI piece shares, each written once, here.
 
 - replies: `PlainText` (a canned plain-text response), `INVALID_HOST`, `redirect`;
-- headers: `get_header`, `set_header`, `add_vary`;
+- headers: `get_header`, `set_header`, `add_vary`, `cookie_values` (a request cookie, raw);
 - paths: `route_path`, the path below the scope's ``root_path``;
 - hosts: `split_host`, `port_number`, IPv6- and IPvFuture-aware, refusing anything that could
   move the authority of a URL built from the Host header;
@@ -25,7 +25,7 @@ import http
 import ipaddress
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from types import MethodType
 from typing import Any
 from urllib.parse import quote
@@ -60,6 +60,7 @@ __all__ = [
     "TrackedSend",
     "accept_encoding",
     "add_vary",
+    "cookie_values",
     "declared_length",
     "encoding_qualities",
     "find_exception_handler",
@@ -156,6 +157,21 @@ def get_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | N
         if key == name:
             return value
     return None
+
+
+def cookie_values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> Iterator[bytes]:
+    """The raw values of the request's cookies called ``name``, in the order sent: stripped,
+    and without the double quotes a value may be wrapped in. Nothing else is decoded."""
+    for key, value in headers:
+        if key != b"cookie" or name not in value:
+            continue
+        for pair in value.split(b";"):
+            cookie_name, sep, found = pair.partition(b"=")
+            if sep and cookie_name.strip() == name:
+                found = found.strip()
+                if len(found) > 1 and found[0] == found[-1] == 0x22:  # a quoted value
+                    found = found[1:-1]
+                yield found
 
 
 def set_header(headers: RawHeaders, name: bytes, value: bytes) -> None:

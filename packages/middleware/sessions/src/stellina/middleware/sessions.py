@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 import itsdangerous
 from itsdangerous.exc import BadData
 
-from stellina.asgi import add_vary
+from stellina.asgi import add_vary, cookie_values
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 _CLEARED = b"null; path=%s; expires=Thu, 01 Jan 1970 00:00:00 GMT; %s"
@@ -157,17 +157,10 @@ class SessionMiddleware:
 
     def _load(self, headers: Iterable[tuple[bytes, bytes]]) -> Session | None:
         """The session in the request's cookie, or None when there is no valid one."""
-        raw = None
-        for name, value in headers:
-            if name == b"cookie" and self._name in value:
-                for chunk in value.split(b";"):
-                    key, sep, candidate = chunk.partition(b"=")
-                    if sep and key.strip() == self._name:
-                        raw = candidate.strip()
-        if raw is None:
+        sent = list(cookie_values(headers, self._name))
+        if not sent:
             return None
-        if len(raw) > 1 and raw[0] == raw[-1] == 0x22:  # a quoted cookie value
-            raw = raw[1:-1]
+        raw = sent[-1]  # the last one sent counts
         try:
             data = json.loads(b64decode(self.signer.unsign(raw, max_age=self.max_age)))
         except (BadData, ValueError):

@@ -21,7 +21,7 @@ from typing import Final
 import itsdangerous
 from itsdangerous.exc import BadData
 
-from stellina.asgi import PlainText, RawHeaders, get_header, route_path
+from stellina.asgi import PlainText, RawHeaders, cookie_values, get_header, route_path
 from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._bodies import (
@@ -279,25 +279,14 @@ class CSRFMiddleware:
         """
         name = self._cookie_key
         problem = _COOKIE_MISSING
-        tried = 0
-        for key, value in headers:
-            if key != b"cookie" or name not in value:
-                continue
-            for chunk in value.split(b";"):
-                cookie_name, sep, candidate = chunk.partition(b"=")
-                if not sep or cookie_name.strip() != name:
-                    continue
-                tried += 1
-                if tried > _MAX_COOKIES:
-                    return problem
-                candidate = candidate.strip()
-                if len(candidate) > 1 and candidate[0] == candidate[-1] == 0x22:  # quoted
-                    candidate = candidate[1:-1]
-                token = self._unsign(candidate)
-                if not isinstance(token, PlainText):
-                    return candidate, token
-                if problem is not _TOKEN_EXPIRED:
-                    problem = token
+        for tried, candidate in enumerate(cookie_values(headers, name), 1):
+            if tried > _MAX_COOKIES:
+                return problem
+            token = self._unsign(candidate)
+            if not isinstance(token, PlainText):
+                return candidate, token
+            if problem is not _TOKEN_EXPIRED:
+                problem = token
         return problem
 
     def _unsign(self, signed: bytes) -> bytes | PlainText:
