@@ -61,7 +61,15 @@ routes = st.one_of(
     st.tuples(st.just("uuid"), st.fixed_dictionaries({"id": st.uuids()})),
     st.tuples(st.just("path"), st.fixed_dictionaries({"rest": rests})),
     st.tuples(st.just("two"), st.fixed_dictionaries({"a": segments, "b": naturals})),
-    st.tuples(st.just("inner:item"), st.fixed_dictionaries({"name": segments, "n": naturals})),
+    # The mounted route's path starts with its parameter: a value starting with "\\" is sent
+    # escaped ("/%5C", so that no path can read as "//host"), which only a server's decoding
+    # of the URL turns back; these scopes are built from url_path_for's text as it is.
+    st.tuples(
+        st.just("inner:item"),
+        st.fixed_dictionaries(
+            {"name": segments.filter(lambda name: not name.startswith("\\")), "n": naturals}
+        ),
+    ),
 )
 
 
