@@ -3,20 +3,22 @@ answers whether they run as two layers (user middleware between them) or as one 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from stellina_testing import ClientFactory, Recorder, http_scope
 
 from stellina.applications import Stellina
+from stellina.background import BackgroundTask
 from stellina.exceptions import ClientDisconnect, HTTPException
 from stellina.middleware import Middleware
 from stellina.middleware.errors import ServerErrorMiddleware
 from stellina.middleware.exceptions import ExceptionMiddleware
 from stellina.requests import Request
-from stellina.responses import PlainTextResponse, Response
-from stellina.routing import Route
-from stellina.types import ASGIApp, Receive, Scope, Send
+from stellina.responses import PlainTextResponse, Response, StreamingResponse
+from stellina.routing import Mount, Route
+from stellina.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class PassThrough:
@@ -58,13 +60,114 @@ def make_app(layered: bool, **options: Any) -> Stellina:
     )
 
 
-def test_with_nothing_between_them_the_guards_are_one_layer() -> None:
-    stack = make_app(layered=False).build_middleware_stack()
-    assert isinstance(stack, ServerErrorMiddleware)
-    assert isinstance(stack.app, ExceptionMiddleware)  # type: ignore[attr-defined]
+def test_the_stack_is_the_two_guards_around_the_router_and_the_user_middleware() -> None:
+    app = make_app(layered=False)
+    stack = app.build_middleware_stack()
+    assert type(stack) is ServerErrorMiddleware
+    assert type(stack.app) is ExceptionMiddleware  # type: ignore[attr-defined]
+    assert stack.app.app is app.router  # type: ignore[attr-defined]
     layered = make_app(layered=True).build_middleware_stack()
     assert type(layered) is ServerErrorMiddleware
     assert isinstance(layered.app, PassThrough)  # type: ignore[attr-defined]
+
+
+class Shouting(PlainTextResponse):
+    """A response with a ``__call__`` of its own, which the app must not bypass."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.body = self.body.upper()
+        await super().__call__(scope, receive, send)
+
+
+async def stream_then_fail(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"partial"
+        raise RuntimeError("late failure")
+
+    return StreamingResponse(chunks())
+
+
+async def remember(request: Request) -> Response:
+    request.app.state.ran = []
+    task = BackgroundTask(request.app.state.ran.append, "after")
+    return PlainTextResponse("sent", background=task)
+
+
+async def plain(request: Request) -> Response:
+    return PlainTextResponse("plain")
+
+
+async def shout(request: Request) -> Response:
+    return Shouting("quiet")
+
+
+async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+    text = f"root {scope['root_path']}, path {scope['path']}"
+    await PlainTextResponse(text)(scope, receive, send)
+
+
+def every_target_app(layered: bool) -> Stellina:
+    return Stellina(
+        routes=[
+            Route("/remember", remember),
+            Route("/shout", shout),
+            Route("/only-post", shout, methods=["POST"]),
+            Route("/slashed/", shout),
+            Mount("/mount", mounted),
+        ],
+        middleware=[Middleware(PassThrough)] if layered else [],
+    )
+
+
+@pytest.mark.parametrize("layered", [False, True])
+def test_every_kind_of_target_gets_the_same_answer(
+    test_client_factory: ClientFactory, layered: bool
+) -> None:
+    app = every_target_app(layered)
+    client = test_client_factory(app, follow_redirects=False)
+    remembered = client.get("/remember")
+    assert (remembered.status_code, remembered.text, app.state.ran) == (200, "sent", ["after"])
+    assert client.get("/shout").text == "QUIET"
+    refused = client.get("/only-post")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "POST")
+    redirected = client.get("/slashed")
+    assert (redirected.status_code, redirected.headers["location"]) == (
+        307,
+        "http://testserver/slashed/",
+    )
+    assert client.get("/mount/x").text == "root /mount, path /mount/x"
+    missing = client.get("/nowhere")
+    assert (missing.status_code, missing.text) == (404, "Not Found")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("layered", [False, True])
+async def test_a_failure_after_the_start_is_raised_with_no_second_start(layered: bool) -> None:
+    app = Stellina(
+        routes=[Route("/", stream_then_fail)],
+        middleware=[Middleware(PassThrough)] if layered else [],
+    )
+    recorder = Recorder()
+    with pytest.raises(RuntimeError, match="late failure"):
+        await recorder.run(app, http_scope())
+    starts = [m for m in recorder.sent if m["type"] == "http.response.start"]
+    assert [start["status"] for start in starts] == [200]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("layered", [False, True])
+async def test_a_server_refusing_the_start_gets_no_500_start_after_it(layered: bool) -> None:
+    attempts: list[Message] = []
+
+    async def refusing_send(message: Message) -> None:
+        attempts.append(message)
+        raise OSError("connection reset")
+
+    app = make_app(layered)
+    app.router.routes.insert(0, Route("/ok", plain))
+    with pytest.raises(OSError, match="connection reset"):
+        await app(http_scope(path="/ok"), Recorder().receive, refusing_send)
+    assert [message["type"] for message in attempts] == ["http.response.start"]
 
 
 @pytest.mark.parametrize("layered", [False, True])

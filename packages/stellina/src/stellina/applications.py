@@ -9,14 +9,14 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from stellina.asgi import TrackedSend, limit_body
+from stellina.asgi import MAX_BODY_SIZE_SCOPE_KEY, TrackedSend, limit_body
 from stellina.datastructures import State
 from stellina.exceptions import ClientDisconnect
 from stellina.middleware import Middleware, MiddlewareFactory
 from stellina.middleware.errors import ServerErrorMiddleware
 from stellina.middleware.exceptions import ExceptionMiddleware
 from stellina.requests import Request
-from stellina.responses import Response
+from stellina.responses import Response, _http_messages
 from stellina.routing import BaseRoute, Router
 from stellina.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
 
@@ -50,34 +50,6 @@ def _wrapped(app: ASGIApp, spec: Middleware) -> ASGIApp:
     return wrapper
 
 
-class _Guarded(ServerErrorMiddleware):
-    """ServerErrorMiddleware right around ExceptionMiddleware, both run in one call for HTTP.
-
-    The same answers and exceptions as the two layers, with one coroutine and one ``send``
-    wrapper per request instead of two; other scopes go through the layers as they are.
-    """
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        exceptions: ExceptionMiddleware = self.app  # type: ignore[assignment]
-        receive = exceptions.publish(scope, receive)
-        tracked = TrackedSend.around(send)
-        forward = tracked.forward
-        try:
-            try:
-                await exceptions.app(scope, receive, forward)
-            except Exception as exc:
-                if not await exceptions.answer(exc, scope, receive, forward):
-                    raise
-        except ClientDisconnect:
-            return  # as ServerErrorMiddleware: the client has gone, quietly
-        except Exception as exc:
-            await self.answer(exc, scope, receive, send, started=tracked.started)
-            raise
-
-
 class Stellina:
     """An ASGI application: routes, middleware, exception handlers and lifespan in one object."""
 
@@ -106,6 +78,7 @@ class Stellina:
         self.max_body_size = max_body_size
         self.middleware_stack: ASGIApp | None = None
         self._debuggable: list[Any] = []
+        self._guards: tuple[ServerErrorMiddleware, ExceptionMiddleware, Router] | None = None
 
     @property
     def debug(self) -> bool:
@@ -123,16 +96,17 @@ class Stellina:
         handlers = dict(self.exception_handlers)
         # 500 and Exception both name the server-error handler; the one given last wins.
         server_error = [handlers.pop(key) for key in list(handlers) if key in (500, Exception)]
-        innermost: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self._debug)
-        app = functools.reduce(_wrapped, reversed(self.user_middleware), innermost)
+        innermost = ExceptionMiddleware(self.router, handlers=handlers, debug=self._debug)
+        app: ASGIApp = innermost
+        app = functools.reduce(_wrapped, reversed(self.user_middleware), app)
         if self.max_body_size is not None:
             app = limit_body(app, self.max_body_size, always_answer=True)
-        # With nothing between them, the two guards run as one layer (`_Guarded`).
-        guard = _Guarded if app is innermost else ServerErrorMiddleware
-        outermost = guard(
+        outermost = ServerErrorMiddleware(
             app, handler=server_error[-1] if server_error else None, debug=self._debug
         )
         self._debuggable = [outermost, innermost]
+        # With nothing between the two guards, `__call__` does their work for HTTP itself.
+        self._guards = (outermost, innermost, self.router) if app is innermost else None
         return outermost
 
     @property
@@ -149,7 +123,45 @@ class Stellina:
         stack = self.middleware_stack
         if stack is None:
             stack = await self._start(scope, receive, send)
-        await stack(scope, receive, send)
+        guards = self._guards
+        if guards is None or guards[0] is not stack or scope["type"] != "http":
+            await stack(scope, receive, send)
+            return
+        # The stack is the two guards right around the router: the same answers and
+        # exceptions as its layers, in one coroutine; a plain route's endpoint is served here.
+        errors, exceptions, router = guards
+        receive = exceptions.publish(scope, receive)
+        tracked: TrackedSend | None = None
+        started = False  # (tracked by hand while this method sends)
+        try:
+            try:
+                route, app = router._resolve(scope)
+                respond = None if route is None else route._respond
+                if respond is None or MAX_BODY_SIZE_SCOPE_KEY in scope:
+                    tracked = TrackedSend(send)
+                    await app(scope, receive, tracked.forward)
+                    return
+                response = await respond(Request(scope, receive, send))
+                messages = _http_messages(response)
+                if messages is None:
+                    tracked = TrackedSend(send)
+                    await response(scope, receive, tracked.forward)
+                else:
+                    started = True
+                    await send(messages[0])
+                    await send(messages[1])
+            except Exception as exc:
+                if tracked is None:
+                    tracked = TrackedSend(send)
+                    tracked.started = started
+                if not await exceptions.answer(exc, scope, receive, tracked.forward):
+                    raise
+        except ClientDisconnect:
+            return  # as ServerErrorMiddleware: the client has gone, quietly
+        except Exception as exc:
+            started = started if tracked is None else tracked.started
+            await errors.answer(exc, scope, receive, send, started=started)
+            raise
 
     async def _start(self, scope: Scope, receive: Receive, send: Send) -> ASGIApp:
         """Build the middleware stack, once: the first call (lifespan, if the server runs it)

@@ -18,7 +18,7 @@ from stellina.asgi import (
 )
 from stellina.datastructures import URLPath
 from stellina.requests import Request
-from stellina.responses import Response
+from stellina.responses import _http_messages
 from stellina.types import ASGIApp, Lifespan, Receive, Scope, Send
 from stellina.websockets import WebSocketClose
 
@@ -48,7 +48,6 @@ from ._routes import (
 __all__ = ["Router"]
 
 _EXACT, _PATTERN, _CALL = Kind.EXACT, Kind.PATTERN, Kind.CALL
-_send_response = Response.__call__
 _MUTATORS = (
     "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",
     "__setitem__", "__delitem__", "__iadd__", "__imul__",
@@ -218,9 +217,34 @@ class Router:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve `scope` through the layers, then the first route that fully matches it."""
-        if self._stack is not None:
-            await self._stack(scope, receive, send)
+        if scope["type"] == "lifespan" and self._stack is None:
+            scope.setdefault("router", self)
+            await self.lifespan(scope, receive, send)
             return
+        route, app = self._resolve(scope)
+        respond = None if route is None else route._respond
+        if respond is None or MAX_BODY_SIZE_SCOPE_KEY in scope:
+            await app(scope, receive, send)
+            return
+        response = await respond(Request(scope, receive, send))
+        messages = _http_messages(response)
+        if messages is None:
+            await response(scope, receive, send)
+        else:
+            await send(messages[0])
+            await send(messages[1])
+
+    def _resolve(self, scope: Scope) -> tuple[Route | None, ASGIApp]:
+        """What serves the HTTP or WebSocket `scope`: the plain Route of this router that
+        fully matches it (None if none does), and the app to call, which is that route's
+        `_serve` or else this router's layers, a mount, a 405 or slash redirect, the default
+        app. The scope gets the entries the choice implies.
+
+        Callers that serve a Route's endpoint themselves skip a coroutine: `__call__`, and
+        the application when nothing stands between it and the router.
+        """
+        if self._stack is not None:
+            return None, self._stack
         if "router" not in scope:
             scope["router"] = self
         if self._routes.version != self._indexed:
@@ -228,12 +252,9 @@ class Router:
         scope_type = scope["type"]
         if scope_type == "http":
             table = self._http
-        elif scope_type == "websocket":
-            table = self._websocket
         else:
-            assert scope_type == "lifespan"
-            await self.lifespan(scope, receive, send)
-            return
+            assert scope_type == "websocket"
+            table = self._websocket
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         # A parameterless Route declared first for this exact path needs no search.
         route: Route | None = table.exact.get(path)
@@ -275,11 +296,7 @@ class Router:
                 if match is FULL:
                     scope.update(child_scope)
                     scope["route"] = candidate
-                    if kind == _CALL:
-                        await candidate.app(scope, receive, send)
-                    else:
-                        await candidate.handle(scope, receive, send)
-                    return
+                    return None, candidate.app if kind == _CALL else candidate.handle
                 if match is PARTIAL and partial is None:
                     partial = (candidate, child_scope)
             if route is None:  # no full match: 405, a slash redirect, or the default app
@@ -287,38 +304,16 @@ class Router:
                     partial_route, child_scope = partial
                     scope.update(child_scope)
                     scope["route"] = partial_route
-                    await partial_route.handle(scope, receive, send)
-                    return
+                    return None, partial_route.handle
                 if scope_type == "http" and self.redirect_slashes and path != "/":
                     twin = _slash_twin(scope, table, path)
                     if twin is not None:
-                        await redirect(twin, send, _netloc(scope))
-                        return
-                await self.default(scope, receive, send)
-                return
+                        return None, functools.partial(_redirect_to, twin)
+                return None, self.default
         scope["endpoint"] = route.endpoint
         scope["path_params"] = params
         scope["route"] = route
-        respond = route._respond
-        if respond is None or MAX_BODY_SIZE_SCOPE_KEY in scope:
-            await route._serve(scope, receive, send)
-            return
-        response = await respond(Request(scope, receive, send))
-        # What Response.__call__ sends for HTTP, sent here: one coroutine less.
-        if (
-            isinstance(response, Response)
-            and type(response).__call__ is _send_response
-            and response.background is None
-        ):
-            start = {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response.raw_headers,
-            }
-            await send(start)
-            await send({"type": "http.response.body", "body": response.body})
-        else:
-            await response(scope, receive, send)
+        return route, route._serve
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Router) and self._routes == other._routes
@@ -353,6 +348,11 @@ class Router:
     ) -> None:
         """Append a WebSocketRoute."""
         self._routes.append(WebSocketRoute(path, endpoint=endpoint, name=name))
+
+
+async def _redirect_to(twin: Scope, scope: Scope, receive: Receive, send: Send) -> None:
+    """Redirect to `twin`, the matching scope for the path with its trailing slash toggled."""
+    await redirect(twin, send, _netloc(scope))
 
 
 def _encodable(path: str) -> bool:
