@@ -53,17 +53,18 @@ def _expiry(expires: datetime | str | int) -> str:
 def set_cookie_value(
     key: str,
     value: str,
-    *,
-    max_age: int | None,
-    expires: Expires,
-    path: str | None,
     domain: str | None,
-    secure: bool,
+    expires: Expires,
     httponly: bool,
-    samesite: SameSite,
+    max_age: int | None,
     partitioned: bool,
+    path: str | None,
+    samesite: SameSite,
+    secure: bool,
+    /,
 ) -> bytes:
-    """The Set-Cookie header value: attributes in the alphabetical order http.cookies uses."""
+    """The Set-Cookie header value for ``key`` and ``value``, then the attributes, given (and
+    written) in the alphabetical order that http.cookies uses."""
     if not _NAME.fullmatch(key) or key.lower() in _RESERVED_NAMES:
         raise InvalidCookie(f"Illegal key {key!r}")
     if _CONTROL.search(value):

@@ -109,11 +109,7 @@ class Response:
         media_type: str | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
-        # `_describe`, written out: one call less in the most used constructor.
-        self.status_code = status_code
-        if media_type is not None:
-            self.media_type = media_type
-        self.background = background
+        self._describe(status_code, media_type, background)
         self.body = self.render(content)
         self.init_headers(headers)
 
@@ -184,16 +180,7 @@ class Response:
     ) -> None:
         """Add a Set-Cookie header; raises ValueError for values that cannot be sent safely."""
         header = set_cookie_value(
-            key,
-            str(value),
-            max_age=max_age,
-            expires=expires,
-            path=path,
-            domain=domain,
-            secure=secure,
-            httponly=httponly,
-            samesite=samesite,
-            partitioned=partitioned,
+            key, str(value), domain, expires, httponly, max_age, partitioned, path, samesite, secure
         )
         self.raw_headers.append((b"set-cookie", header))
 
@@ -209,23 +196,10 @@ class Response:
     ) -> None:
         """Add a Set-Cookie header that expires the cookie ``key`` now."""
         # Max-Age=0 and an Expires of now: every client drops the cookie.
-        self.raw_headers.append(
-            (
-                b"set-cookie",
-                set_cookie_value(
-                    key,
-                    "",
-                    max_age=0,
-                    expires=0,
-                    path=path,
-                    domain=domain,
-                    secure=secure,
-                    httponly=httponly,
-                    samesite=samesite,
-                    partitioned=partitioned,
-                ),
-            )
+        header = set_cookie_value(
+            key, "", domain, 0, httponly, 0, partitioned, path, samesite, secure
         )
+        self.raw_headers.append((b"set-cookie", header))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start, body = MESSAGE_TYPES[scope["type"]]
