@@ -229,6 +229,14 @@ def test_not_modified_response_keeps_caching_headers() -> None:
         }
     )
     response = NotModifiedResponse(full)
+    assert set(NotModifiedResponse.NOT_MODIFIED_HEADERS) == {
+        "cache-control",
+        "content-location",
+        "date",
+        "etag",
+        "expires",
+        "vary",
+    }
     assert response.status_code == 304
     assert response.body == b""
     assert dict(response.headers) == {
@@ -353,6 +361,14 @@ def test_package_errors(package: str) -> None:
     assert str(missing_dir.value) == (
         f"Directory ''nothing'' in package '{package}' could not be found."
     )
+
+
+def test_arguments_refused_in_order(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    with pytest.raises(AssertionError, match="Package 'h8_no_such_pkg' could not be found."):
+        StaticFiles(directory=missing, packages=["h8_no_such_pkg"], cache_control=1)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="does not exist"):
+        StaticFiles(directory=missing, cache_control=1)  # type: ignore[arg-type]
 
 
 def test_check_dir(tmp_path: Path) -> None:

@@ -50,6 +50,8 @@ def test_defaults_and_casts() -> None:
     assert config("PORT", cast=int) == 8000
     assert config("MISSING", default=None) is None
     assert config("MISSING", cast=int, default="5") == 5
+    assert config("MISSING", cast=int, default=None) is None
+    assert config("MISSING", default=1) == 1
     assert config("MISSING", default="x") == "x"
     assert list(config("HOSTS", cast=CommaSeparatedStrings)) == ["a", "b", "c"]
     secret = config("KEY", cast=Secret)

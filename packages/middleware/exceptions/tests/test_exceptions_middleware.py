@@ -246,6 +246,20 @@ def test_add_exception_handler_refuses_non_exceptions() -> None:
 
     with pytest.raises(AssertionError):
         ExceptionMiddleware(raising(ValueError())).add_exception_handler(int, handler)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ExceptionMiddleware(raising(ValueError())).add_exception_handler("418", handler)  # type: ignore[arg-type]
+
+
+def test_add_exception_handler_picks_the_table_by_kind() -> None:
+    async def handler(request: Request, exc: Exception) -> Response:
+        return Response()  # pragma: no cover
+
+    middleware = ExceptionMiddleware(raising(ValueError()), handlers={418: handler})
+    middleware.add_exception_handler(KeyError, handler)
+    exception_handlers, status_handlers = middleware._handlers
+    assert status_handlers == {418: handler}
+    assert exception_handlers[KeyError] is handler
+    assert 418 not in exception_handlers
 
 
 def test_websocket_exception_closes_with_code_and_reason(

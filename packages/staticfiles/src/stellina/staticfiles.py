@@ -89,17 +89,16 @@ def _find_following(root: str, prefix: str, path: str) -> tuple[str, os.stat_res
     return full_path, os.stat(full_path)
 
 
+# RFC 9110 section 15.4.5: of the headers a 200 would have sent, a 304 carries the
+# representation metadata and validators, and the caching headers (RFC 9111).
+_304_METADATA = frozenset({"content-location", "date", "etag", "vary"})
+_304_CACHING = frozenset({"cache-control", "expires"})
+
+
 class NotModifiedResponse(Response):
     """A 304 answer carrying only the caching and validator headers of the full response."""
 
-    NOT_MODIFIED_HEADERS = (
-        "cache-control",
-        "content-location",
-        "date",
-        "etag",
-        "expires",
-        "vary",
-    )
+    NOT_MODIFIED_HEADERS = _304_METADATA | _304_CACHING
 
     def __init__(self, headers: Headers) -> None:
         keep = self.NOT_MODIFIED_HEADERS
@@ -165,6 +164,22 @@ def _package_statics(package: str | tuple[str, str]) -> str:
     return statics
 
 
+def _cache_control_parts(
+    cache_control: str | Callable[[str], str | None] | None,
+) -> tuple[tuple[bytes, bytes] | None, Callable[[str], str | None] | None]:
+    """The fixed raw header or the per-path function `cache_control` stands for (or neither).
+
+    A str is checked now: CR, LF and NUL raise ValueError. Anything else but None is refused.
+    """
+    if isinstance(cache_control, str):
+        return Headers({"cache-control": cache_control}).raw[0], None
+    if callable(cache_control):
+        return None, cache_control
+    if cache_control is not None:
+        raise TypeError("cache_control must be a str, a callable or None")
+    return None, None
+
+
 class StaticFiles:
     """Serve the files of `directory` and of each package's statics folder, searched in order.
 
@@ -191,32 +206,27 @@ class StaticFiles:
         cache_control: str | Callable[[str], str | None] | None = None,
         immutable_pattern: str | re.Pattern[str] | None = None,
     ) -> None:
-        self.directory = directory
-        self.packages = packages
-        self.all_directories = self.get_directories(directory, packages)
-        self.html = html
-        self.config_checked = False
-        self.follow_symlink = follow_symlink
+        # Refuse bad arguments before keeping any, in this order: a missing package (or its
+        # statics folder), a missing directory, a bad pattern, a bad Cache-Control value.
+        all_directories = self.get_directories(directory, packages)
         if check_dir and directory is not None and not os.path.isdir(directory):
             raise RuntimeError(f"Directory '{directory}' does not exist")
-        # Resolved once by the first request's config check, so the directories stay editable
-        # until then; lookups before that resolve them each time.
-        self._roots: list[tuple[str, str]] | None = None
-        self.precompressed = precompressed
-        self.cache_control = cache_control
-        self.immutable_pattern = (
+        pattern = (
             re.compile(immutable_pattern)
             if isinstance(immutable_pattern, str)
             else immutable_pattern
         )
-        self._cache_control_header: tuple[bytes, bytes] | None = None
-        self._cache_control_call: Callable[[str], str | None] | None = None
-        if isinstance(cache_control, str):  # checked now: CR, LF and NUL raise ValueError
-            self._cache_control_header = Headers({"cache-control": cache_control}).raw[0]
-        elif callable(cache_control):
-            self._cache_control_call = cache_control
-        elif cache_control is not None:
-            raise TypeError("cache_control must be a str, a callable or None")
+        header, call = _cache_control_parts(cache_control)
+
+        self.directory, self.packages, self.all_directories = directory, packages, all_directories
+        self.html, self.follow_symlink = html, follow_symlink
+        self.precompressed, self.cache_control = precompressed, cache_control
+        self.immutable_pattern = pattern
+        self._cache_control_header, self._cache_control_call = header, call
+        self.config_checked = False
+        # Resolved once by the first request's config check, so the directories stay editable
+        # until then; lookups before that resolve them each time.
+        self._roots: list[tuple[str, str]] | None = None
         # Without any of the three options, a file is answered by `file_response` alone.
         self._plain = not precompressed and cache_control is None and immutable_pattern is None
 

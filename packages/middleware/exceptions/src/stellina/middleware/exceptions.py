@@ -70,12 +70,13 @@ class ExceptionMiddleware:
         self, exc_class_or_status_code: int | type[Exception], handler: ExceptionHandler
     ) -> None:
         """Answer an exception class (and its subclasses), or an HTTPException status code."""
-        self._record_body = True
-        if isinstance(exc_class_or_status_code, int):
-            self._status_handlers[exc_class_or_status_code] = handler
-        else:
-            assert issubclass(exc_class_or_status_code, Exception)
-            self._exception_handlers[exc_class_or_status_code] = handler
+        key = exc_class_or_status_code
+        self._record_body = True  # a custom handler may read the body again
+        assert isinstance(key, int) or issubclass(key, Exception)
+        table: dict[Any, Handler] = (
+            self._status_handlers if isinstance(key, int) else self._exception_handlers
+        )
+        table[key] = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
