@@ -358,6 +358,8 @@ class Request(HTTPConnection[StateT]):
         limit = self._own_limit()
         receive = self._receive
         received = 0
+        # Held in the instance from here: the loop's lookup then stays a fast one.
+        self._stream_consumed = False
         while not self._stream_consumed:  # shared: two streams may take turns
             message = await receive()
             if message["type"] == "http.request":
