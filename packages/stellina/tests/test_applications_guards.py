@@ -64,7 +64,7 @@ def test_the_stack_is_the_two_guards_around_the_router_and_the_user_middleware()
     app = make_app(layered=False)
     stack = app.build_middleware_stack()
     assert type(stack) is ServerErrorMiddleware
-    assert type(stack.app) is ExceptionMiddleware  # type: ignore[attr-defined]
+    assert isinstance(stack.app, ExceptionMiddleware)  # type: ignore[attr-defined]
     assert stack.app.app is app.router  # type: ignore[attr-defined]
     layered = make_app(layered=True).build_middleware_stack()
     assert type(layered) is ServerErrorMiddleware
@@ -213,3 +213,22 @@ async def test_a_handler_for_the_disconnect_itself_still_runs(layered: bool) -> 
     recorder = Recorder()
     await recorder.run(app, http_scope(method="POST", path="/body"))
     assert (recorder.status, recorder.body) == (299, b"ClientDisconnect: ")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("direct", [False, True])
+async def test_the_server_error_handler_runs_once_through_the_app_or_its_stack(
+    direct: bool,
+) -> None:
+    calls: list[Exception] = []
+
+    def counting(request: Request, exc: Exception) -> Response:
+        calls.append(exc)
+        return PlainTextResponse("counted", 500)
+
+    app = make_app(layered=False, exception_handlers={500: counting})
+    target: ASGIApp = app.build_middleware_stack() if direct else app
+    recorder = Recorder()
+    with pytest.raises(RuntimeError, match="unhandled"):
+        await recorder.run(target, http_scope(path="/unhandled"))
+    assert (recorder.status, recorder.body, len(calls)) == (500, b"counted", 1)

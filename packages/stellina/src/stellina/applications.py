@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 import functools
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from stellina.asgi import MAX_BODY_SIZE_SCOPE_KEY, TrackedSend, limit_body
@@ -50,6 +50,65 @@ def _wrapped(app: ASGIApp, spec: Middleware) -> ASGIApp:
     return wrapper
 
 
+class _RoutingExceptions(ExceptionMiddleware):
+    """The app's ExceptionMiddleware, right around its router: for HTTP it serves a plain
+    route's endpoint itself (one coroutine less), and `serve` may do the outer guard's work
+    too. The answers and exceptions are those of the layers it stands for."""
+
+    def __init__(
+        self, router: Router, handlers: Mapping[Any, ExceptionHandler], debug: bool
+    ) -> None:
+        super().__init__(router, handlers=handlers, debug=debug)
+        self.router = router
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        return self.serve(scope, receive, send, None)
+
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, errors: ServerErrorMiddleware | None
+    ) -> None:
+        """Serve `scope`; with `errors`, the ServerErrorMiddleware right around this one, do
+        its work as well (the app calls this when nothing stands between them)."""
+        if scope["type"] != "http":
+            await ExceptionMiddleware.__call__(self, scope, receive, send)
+            return
+        receive = self.publish(scope, receive)
+        tracked: TrackedSend | None = None
+        started = False  # (tracked by hand while this method sends)
+        try:
+            try:
+                route, app = self.router._resolve(scope)
+                respond = None if route is None else route._respond
+                if respond is None or MAX_BODY_SIZE_SCOPE_KEY in scope:
+                    tracked = TrackedSend(send)
+                    await app(scope, receive, tracked.forward)
+                    return
+                response = await respond(Request(scope, receive, send))
+                messages = _http_messages(response)
+                if messages is None:
+                    tracked = TrackedSend(send)
+                    await response(scope, receive, tracked.forward)
+                else:
+                    started = True
+                    await send(messages[0])
+                    await send(messages[1])
+            except Exception as exc:
+                if tracked is None:
+                    tracked = TrackedSend(send)
+                    tracked.started = started
+                if not await self.answer(exc, scope, receive, tracked.forward):
+                    raise
+        except ClientDisconnect:
+            if errors is None:
+                raise
+            # as ServerErrorMiddleware: the client has gone, quietly
+        except Exception as exc:
+            if errors is not None:
+                started = started if tracked is None else tracked.started
+                await errors.answer(exc, scope, receive, send, started=started)
+            raise
+
+
 class Stellina:
     """An ASGI application: routes, middleware, exception handlers and lifespan in one object."""
 
@@ -78,7 +137,7 @@ class Stellina:
         self.max_body_size = max_body_size
         self.middleware_stack: ASGIApp | None = None
         self._debuggable: list[Any] = []
-        self._guards: tuple[ServerErrorMiddleware, ExceptionMiddleware, Router] | None = None
+        self._guards: tuple[ServerErrorMiddleware, _RoutingExceptions] | None = None
 
     @property
     def debug(self) -> bool:
@@ -96,7 +155,7 @@ class Stellina:
         handlers = dict(self.exception_handlers)
         # 500 and Exception both name the server-error handler; the one given last wins.
         server_error = [handlers.pop(key) for key in list(handlers) if key in (500, Exception)]
-        innermost = ExceptionMiddleware(self.router, handlers=handlers, debug=self._debug)
+        innermost = _RoutingExceptions(self.router, handlers, self._debug)
         app: ASGIApp = innermost
         app = functools.reduce(_wrapped, reversed(self.user_middleware), app)
         if self.max_body_size is not None:
@@ -105,8 +164,7 @@ class Stellina:
             app, handler=server_error[-1] if server_error else None, debug=self._debug
         )
         self._debuggable = [outermost, innermost]
-        # With nothing between the two guards, `__call__` does their work for HTTP itself.
-        self._guards = (outermost, innermost, self.router) if app is innermost else None
+        self._guards = (outermost, innermost) if app is innermost else None
         return outermost
 
     @property
@@ -124,44 +182,11 @@ class Stellina:
         if stack is None:
             stack = await self._start(scope, receive, send)
         guards = self._guards
-        if guards is None or guards[0] is not stack or scope["type"] != "http":
+        if guards is not None and guards[0] is stack and scope["type"] == "http":
+            # Nothing between the two guards: the inner one does the outer one's work too.
+            await guards[1].serve(scope, receive, send, guards[0])
+        else:
             await stack(scope, receive, send)
-            return
-        # The stack is the two guards right around the router: the same answers and
-        # exceptions as its layers, in one coroutine; a plain route's endpoint is served here.
-        errors, exceptions, router = guards
-        receive = exceptions.publish(scope, receive)
-        tracked: TrackedSend | None = None
-        started = False  # (tracked by hand while this method sends)
-        try:
-            try:
-                route, app = router._resolve(scope)
-                respond = None if route is None else route._respond
-                if respond is None or MAX_BODY_SIZE_SCOPE_KEY in scope:
-                    tracked = TrackedSend(send)
-                    await app(scope, receive, tracked.forward)
-                    return
-                response = await respond(Request(scope, receive, send))
-                messages = _http_messages(response)
-                if messages is None:
-                    tracked = TrackedSend(send)
-                    await response(scope, receive, tracked.forward)
-                else:
-                    started = True
-                    await send(messages[0])
-                    await send(messages[1])
-            except Exception as exc:
-                if tracked is None:
-                    tracked = TrackedSend(send)
-                    tracked.started = started
-                if not await exceptions.answer(exc, scope, receive, tracked.forward):
-                    raise
-        except ClientDisconnect:
-            return  # as ServerErrorMiddleware: the client has gone, quietly
-        except Exception as exc:
-            started = started if tracked is None else tracked.started
-            await errors.answer(exc, scope, receive, send, started=started)
-            raise
 
     async def _start(self, scope: Scope, receive: Receive, send: Send) -> ASGIApp:
         """Build the middleware stack, once: the first call (lifespan, if the server runs it)

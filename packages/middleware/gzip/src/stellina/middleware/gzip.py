@@ -193,8 +193,18 @@ class _Exchange:
         if kind == "http.response.body":
             if self.compressor is not None:
                 await self._send_compressed(message)
-            elif self.start is not None:
-                await self._send_first(self.start, message)
+            elif (start := self.start) is not None:
+                self.start = None
+                if (
+                    message.get("more_body", False)
+                    or start.get("trailers", False)
+                    or len(message.get("body", b"")) >= self.responder.minimum_size
+                ):
+                    await self._send_first(start, message)
+                else:  # small and complete: sent as it is
+                    self.passthrough = True
+                    await self.target(start)
+                    await self.target(message)
             else:  # a body before any start: not ours to judge
                 await self.target(message)
         elif kind == "http.response.start":
@@ -215,16 +225,11 @@ class _Exchange:
             await self.target(message)
 
     async def _send_first(self, start: Message, message: Message) -> None:
-        """Send the held start and the first body, compressed when it is worth it."""
-        self.start = None
+        """Send the held start and the first body of a response worth compressing: streamed,
+        or at least ``minimum_size`` bytes."""
         responder = self.responder
         body: bytes = message.get("body", b"")
         streamed = message.get("more_body", False) or start.get("trailers", False)
-        if not streamed and len(body) < responder.minimum_size:
-            self.passthrough = True  # small and complete: sent as it is
-            await self.target(start)
-            await self.target(message)
-            return
         headers: RawHeaders = list(start.get("headers", ()))
         add_vary(headers, b"Accept-Encoding")
         start["headers"] = headers

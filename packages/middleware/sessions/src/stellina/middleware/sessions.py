@@ -42,13 +42,9 @@ class Session(dict[str, Any]):
     ``Vary: Cookie`` to the response.
     """
 
-    __slots__ = ("accessed", "modified")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if args or kwargs:  # an empty session, the common case, skips dict.__init__
-            super().__init__(*args, **kwargs)
-        self.accessed = False
-        self.modified = False
+    # Class-level until marked: a session is made by dict's own constructor alone.
+    accessed: bool = False
+    modified: bool = False
 
     def mark_accessed(self) -> None:
         """Record that the response depends on the session."""
